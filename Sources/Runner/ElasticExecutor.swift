@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A task executor whose threads may block, the way goroutines may block in Go.
+///
+/// It keeps one worker thread per CPU. A monitor thread notices when jobs are waiting while
+/// workers have been stuck in one job for longer than `blockedThreshold`, and then adds a worker,
+/// as Go's scheduler hands a processor on when a goroutine sits in a system call. Workers added
+/// that way retire after `spareIdleTimeout` without work. While no job waits the monitor sleeps
+/// without a timeout, so an idle process sees no periodic wake-ups.
+///
+/// Runner tasks run here by default, so a task that calls `usleep`, a blocking `read` or a
+/// synchronous C server loop never starves Swift's cooperative pool, nor the other runners.
+final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: every stored var below is read and written only while `mutex` is held.
+
+    /// The process-wide executor behind `TaskPlacement.elastic`.
+    static let shared = ElasticExecutor(coreWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+
+    /// How long a worker must stay in one job, while others wait, before it counts as blocked.
+    static let blockedThreshold: UInt64 = 10_000_000
+    /// How long a worker added for blocked ones waits for work before it retires.
+    static let spareIdleTimeout: UInt64 = 5_000_000_000
+    /// An upper bound on threads, so that a runaway number of blocked tasks cannot exhaust the
+    /// process; past it, waiting jobs queue until a worker frees up.
+    static let maximumWorkers = 4096
+
+    private let coreWorkers: Int
+    private let mutex = PThreadMutex()
+    private let workAvailable = PThreadCondition()
+    private let monitorWakeUp = PThreadCondition()
+    private var queue = JobQueue()
+    /// Per worker slot: when its current job started (monotonic ns), 0 while it has none, and
+    /// `UInt64.max` for a free slot.
+    private var jobStarted: [UInt64] = []
+    private var workers = 0
+    private var idleWorkers = 0
+    private var monitorStarted = false
+    private var monitorParked = false
+
+    init(coreWorkers: Int) {
+        self.coreWorkers = coreWorkers
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        mutex.lock()
+        queue.append(job)
+        if idleWorkers > 0 {
+            workAvailable.signal()
+        } else if workers < coreWorkers {
+            startWorker()
+        } else if monitorParked {
+            monitorParked = false
+            monitorWakeUp.signal()
+        }
+        mutex.unlock()
+    }
+
+    /// Runs a plain closure on the executor, for callbacks that may run user code.
+    func execute(_ body: @escaping @Sendable () -> Void) {
+        Task(executorPreference: self) { body() }
+    }
+
+    /// Called with `mutex` held.
+    private func startWorker() {
+        let slot: Int
+        if let free = jobStarted.firstIndex(of: .max) {
+            slot = free
+            jobStarted[slot] = 0
+        } else {
+            slot = jobStarted.count
+            jobStarted.append(0)
+        }
+        workers += 1
+        let spare = workers > coreWorkers
+        spawnThread(name: "runner-worker") { [self] in work(slot: slot, spare: spare) }
+        if !monitorStarted {
+            monitorStarted = true
+            spawnThread(name: "runner-monitor") { [self] in monitor() }
+        }
+    }
+
+    private func work(slot: Int, spare: Bool) {
+        let executor = asUnownedTaskExecutor()
+        mutex.lock()
+        while true {
+            if let job = queue.popFirst() {
+                jobStarted[slot] = monotonicNanoseconds()
+                mutex.unlock()
+                job.runSynchronously(on: executor)
+                mutex.lock()
+                jobStarted[slot] = 0
+                continue
+            }
+            idleWorkers += 1
+            if spare {
+                let deadline = monotonicNanoseconds() + Self.spareIdleTimeout
+                let signalled = workAvailable.wait(mutex, until: deadline)
+                idleWorkers -= 1
+                if !signalled && queue.isEmpty {
+                    jobStarted[slot] = .max
+                    workers -= 1
+                    mutex.unlock()
+                    return
+                }
+            } else {
+                workAvailable.wait(mutex)
+                idleWorkers -= 1
+            }
+        }
+    }
+
+    private func monitor() {
+        mutex.lock()
+        while true {
+            guard !queue.isEmpty && idleWorkers == 0 else {
+                monitorParked = true
+                monitorWakeUp.wait(mutex)
+                continue
+            }
+            let now = monotonicNanoseconds()
+            var blocked = 0
+            for started in jobStarted where started != 0 && started != .max
+                && now &- started > Self.blockedThreshold {
+                blocked += 1
+            }
+            if workers - blocked < coreWorkers && workers < Self.maximumWorkers {
+                startWorker()
+            }
+            monitorWakeUp.wait(mutex, until: now + Self.blockedThreshold / 2)
+        }
+    }
+}
+
+/// A FIFO ring buffer of jobs that grows as needed and never shrinks below its high-water mark,
+/// so that steady traffic allocates nothing.
+struct JobQueue {
+    private var storage: [UnownedJob?] = Array(repeating: nil, count: 64)
+    private var head = 0
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ job: UnownedJob) {
+        if count == storage.count { grow() }
+        storage[(head + count) % storage.count] = job
+        count += 1
+    }
+
+    mutating func popFirst() -> UnownedJob? {
+        guard count > 0 else { return nil }
+        let job = storage[head]
+        storage[head] = nil
+        head = (head + 1) % storage.count
+        count -= 1
+        return job
+    }
+
+    private mutating func grow() {
+        var bigger = [UnownedJob?](repeating: nil, count: storage.count * 2)
+        for index in 0..<count {
+            bigger[index] = storage[(head + index) % storage.count]
+        }
+        storage = bigger
+        head = 0
+    }
+}

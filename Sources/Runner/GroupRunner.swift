@@ -1,0 +1,259 @@
+import Synchronization
+
+/// Runs several runners together: either all of them run, or none does.
+///
+/// When any task finishes, for any reason, or the token is cancelled, or `interrupt()` is
+/// called, every runner that has not finished is interrupted: the stoppers are called one after
+/// another on the interrupting thread, so they should return quickly. Then the group's interrupt
+/// timeout starts. Runners still outstanding when it runs out get a `TimeoutError` with
+/// `scope == .group` that names them, and the group is done. Each runner's own interrupt
+/// duration still applies inside the group; keep it shorter than the group's to learn which
+/// runner hung from its own timeout.
+///
+/// A group yields exactly one result per runner, in the order the results arrive.
+public final class GroupRunner: Sendable {
+    /// The interrupt duration of groups created without one: 15 seconds unless changed.
+    /// Reading and writing it is thread-safe; a change affects groups created afterwards.
+    public static var defaultInterruptDuration: Duration {
+        get { groupDefaultInterruptDuration.withLock { $0 } }
+        set { groupDefaultInterruptDuration.withLock { $0 = newValue } }
+    }
+
+    /// How long the group waits for its runners once it has interrupted them all.
+    public let interruptDuration: Duration
+
+    private let state = Mutex(State())
+
+    fileprivate enum Phase {
+        /// Accepting runners.
+        case building
+        /// Claimed and launching; an interrupt now is remembered and happens once all have launched.
+        case starting
+        case running
+        case interrupting
+        case finished
+    }
+
+    fileprivate enum Sink {
+        case collect(UnsafeContinuation<[RunResult], Never>)
+        case stream(AsyncStream<RunResult>.Continuation)
+    }
+
+    fileprivate struct State {
+        var phase = Phase.building
+        var runners: [Runner] = []
+        var ids: Set<String> = []
+        var interruptRequested = false
+        var delivered: [Bool] = []
+        var outstanding = 0
+        var results: [RunResult] = []
+        var sink: Sink?
+        var timers: [TimerQueue.Handle] = []
+    }
+
+    /// Creates an empty group.
+    public init(interruptDuration: Duration = GroupRunner.defaultInterruptDuration) {
+        self.interruptDuration = interruptDuration
+    }
+
+    /// Adds a runner to the group.
+    ///
+    /// - Throws: `RunnerError.duplicateID` if a runner with the same id is already in the group,
+    ///   and `RunnerError.groupAlreadyStarted` once the group has started. The group is unchanged.
+    public func add(_ runner: Runner) throws(RunnerError) {
+        let refusal = state.withLock { state -> RunnerError? in
+            guard state.phase == .building else { return .groupAlreadyStarted }
+            guard state.ids.insert(runner.id).inserted else { return .duplicateID(runner.id) }
+            state.runners.append(runner)
+            return nil
+        }
+        if let refusal { throw refusal }
+    }
+
+    /// Starts every runner and suspends until each has a result; returns them in arrival order.
+    ///
+    /// Cancelling `token`, or the Swift `Task` that awaits this call, interrupts the group.
+    ///
+    /// - Throws: `RunnerError.groupAlreadyStarted` if the group ran before, and
+    ///   `RunnerError.alreadyStarted` if one of its runners was started elsewhere. In both
+    ///   cases no runner has started.
+    public func run(_ token: CancellationToken) async throws(RunnerError) -> [RunResult] {
+        let runners = try start()
+        if runners.isEmpty { return [] }
+        let key = token.addHandler { [self] in interrupt() }
+        let results = await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<[RunResult], Never>) in
+                launch(runners, into: .collect(continuation))
+            }
+        } onCancel: { [self] in
+            interrupt()
+        }
+        if let key { token.removeHandler(key) }
+        return results
+    }
+
+    /// Starts every runner and returns at once. Each runner's result is yielded into `results`
+    /// as it becomes available, exactly one per runner; the group never finishes the stream.
+    /// Only `interrupt()` stops a group started this way (or one of its tasks finishing).
+    ///
+    /// - Throws: like `run(_:)`; no runner has started when it throws.
+    public func runAsync(into results: AsyncStream<RunResult>.Continuation) throws(RunnerError) {
+        let runners = try start()
+        if !runners.isEmpty { launch(runners, into: .stream(results)) }
+    }
+
+    /// Interrupts every runner that has not finished, then starts the group's timeout. Only the
+    /// first call does anything. Before the group starts, the interrupt is remembered and happens
+    /// as soon as it has started.
+    public func interrupt() {
+        let act = state.withLock { state -> Bool in
+            switch state.phase {
+            case .building, .starting:
+                state.interruptRequested = true
+                return false
+            case .running:
+                state.phase = .interrupting
+                return true
+            case .interrupting, .finished:
+                return false
+            }
+        }
+        if act { interruptRunners() }
+    }
+
+    // MARK: - Private
+
+    private func start() throws(RunnerError) -> [Runner] {
+        let runners = state.withLock { state -> [Runner]? in
+            guard state.phase == .building else { return nil }
+            state.phase = .starting
+            return state.runners
+        }
+        guard let runners else { throw .groupAlreadyStarted }
+        for (index, runner) in runners.enumerated() {
+            do throws(RunnerError) {
+                try runner.claim()
+            } catch {
+                for claimed in runners[..<index] { claimed.unclaim() }
+                state.withLock { $0.phase = .building }
+                throw error
+            }
+        }
+        if runners.isEmpty { state.withLock { $0.phase = .finished } }
+        return runners
+    }
+
+    private func launch(_ runners: [Runner], into sink: Sink) {
+        state.withLock { state in
+            state.sink = sink
+            state.delivered = Array(repeating: false, count: runners.count)
+            state.outstanding = runners.count
+            state.results.reserveCapacity(runners.count)
+        }
+        for (index, runner) in runners.enumerated() {
+            runner.launch { [self] result in arrived(result, from: index) }
+        }
+        let interruptNow = state.withLock { state -> Bool in
+            guard state.phase == .starting else { return false }
+            state.phase = state.interruptRequested ? .interrupting : .running
+            return state.interruptRequested
+        }
+        if interruptNow { interruptRunners() }
+    }
+
+    private func arrived(_ result: RunResult, from index: Int) {
+        let (interruptOthers, completion) = state.withLock { state -> (Bool, Completion?) in
+            guard state.phase != .finished && !state.delivered[index] else { return (false, nil) }
+            state.delivered[index] = true
+            state.outstanding -= 1
+            state.record(result)
+            if state.outstanding == 0 { return (false, state.finish()) }
+            switch state.phase {
+            case .running:
+                state.phase = .interrupting
+                return (true, nil)
+            case .starting:
+                state.interruptRequested = true
+                return (false, nil)
+            default:
+                return (false, nil)
+            }
+        }
+        completion?.complete()
+        if interruptOthers { interruptRunners() }
+    }
+
+    private func interruptRunners() {
+        let runners = state.withLock { $0.runners }
+        // Runners waiting for their own interrupt duration, grouped by it, so that the whole
+        // group needs one timer per distinct duration rather than one per runner. The timers start
+        // after the last stopper returned, so no runner ever gets less than its full duration.
+        var expiring: [Duration: [Runner]] = [:]
+        for runner in runners where runner.interruptForGroup() {
+            expiring[runner.interruptDuration, default: []].append(runner)
+        }
+        state.withLock { state in
+            guard state.phase == .interrupting else { return }
+            state.timers.append(TimerQueue.shared.schedule(after: interruptDuration) { [self] in groupTimedOut() })
+            for (duration, runners) in expiring {
+                state.timers.append(TimerQueue.shared.schedule(after: duration) {
+                    for runner in runners { runner.expireInterrupt() }
+                })
+            }
+        }
+    }
+
+    private func groupTimedOut() {
+        let completion = state.withLock { state -> Completion? in
+            guard state.phase != .finished else { return nil }
+            for index in state.delivered.indices where !state.delivered[index] {
+                state.delivered[index] = true
+                let id = state.runners[index].id
+                state.record(RunResult(
+                    runnerID: id,
+                    error: TimeoutError(runnerID: id, duration: interruptDuration, scope: .group)
+                ))
+            }
+            state.outstanding = 0
+            return state.finish()
+        }
+        completion?.complete()
+    }
+}
+
+/// What is left to do, outside the lock, once a group has every result.
+private struct Completion {
+    let continuation: UnsafeContinuation<[RunResult], Never>?
+    let results: [RunResult]
+    let timers: [TimerQueue.Handle]
+
+    func complete() {
+        for timer in timers { TimerQueue.shared.cancel(timer) }
+        continuation?.resume(returning: results)
+    }
+}
+
+extension GroupRunner.State {
+    fileprivate mutating func record(_ result: RunResult) {
+        switch sink {
+        case .collect: results.append(result)
+        case .stream(let continuation): continuation.yield(result)
+        case nil: preconditionFailure("a result arrived before the group had a sink")
+        }
+    }
+
+    fileprivate mutating func finish() -> Completion {
+        phase = .finished
+        defer {
+            timers = []
+            results = []
+            sink = nil
+        }
+        if case .collect(let continuation) = sink {
+            return Completion(continuation: continuation, results: results, timers: timers)
+        }
+        return Completion(continuation: nil, results: [], timers: timers)
+    }
+}
+
+private let groupDefaultInterruptDuration = Mutex(Duration.seconds(15))

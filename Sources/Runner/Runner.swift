@@ -1,0 +1,249 @@
+import Synchronization
+
+/// Runs one long-lived task, such as a server, and lets it be asked to stop.
+///
+/// A runner runs once. Its *task* is started by `run(_:)` or `runAsync(into:)`, and its *stopper*
+/// is the request to finish: `interrupt()`, a cancelled token, or a cancelled Swift `Task`
+/// awaiting `run` calls the stopper once, and never forces the task. From that moment the
+/// interrupt timeout runs: if the task has not returned by then, the result is a `TimeoutError`
+/// naming the runner, and the caller is released even though the task may still be running.
+///
+/// A task that finishes by itself never has its stopper called. Exactly one result is produced
+/// per run, whichever of the task and the timeout comes first.
+///
+/// Tasks run where blocking is harmless by default (see `TaskPlacement.elastic`), and the
+/// runner's timers, stopper calls and result delivery never wait for a free thread in Swift's
+/// cooperative pool.
+public final class Runner: Sendable {
+    /// The interrupt duration of runners created without one: 10 seconds unless changed.
+    /// Reading and writing it is thread-safe; a change affects runners created afterwards.
+    public static var defaultInterruptDuration: Duration {
+        get { runnerDefaultInterruptDuration.withLock { $0 } }
+        set { runnerDefaultInterruptDuration.withLock { $0 = newValue } }
+    }
+
+    /// The runner's name, carried by its result and its timeout errors.
+    public let id: String
+    /// How long the runner waits for its task after interrupting it.
+    public let interruptDuration: Duration
+    /// Where the task executes.
+    public let placement: TaskPlacement
+
+    private let task: @Sendable () async throws -> Void
+    private let stopper: @Sendable () -> Void
+    private let state = Mutex(State())
+
+    private enum Phase {
+        case idle
+        /// Reserved by `run`, `runAsync` or a group, but not yet launched.
+        case claimed
+        /// The task runs and no result has been delivered yet.
+        case running
+        /// The result has been delivered; anything that happens later is not reported.
+        case delivered
+    }
+
+    private struct State {
+        var phase = Phase.idle
+        /// `interrupt()` (or a group interrupt) has happened; before launch it is pending.
+        var interrupted = false
+        var taskFinished = false
+        var deliver: (@Sendable (RunResult) -> Void)?
+        var timer: TimerQueue.Handle?
+        var finishWaiters = RegistrationList<UnsafeContinuation<Void, Never>>()
+    }
+
+    /// Creates a runner whose task runs on the elastic executor.
+    ///
+    /// - Parameters:
+    ///   - id: The name that the result and any timeout carry. Within a group it must be unique.
+    ///   - interruptDuration: How long to wait for the task once it has been interrupted.
+    ///   - task: The long-running work. What it throws becomes the result's error.
+    ///   - stopper: Asks the task to finish. It is called at most once, never after the task
+    ///     has finished by itself, and should return quickly (start the shutdown, don't await it).
+    public convenience init(
+        id: String,
+        interruptDuration: Duration = Runner.defaultInterruptDuration,
+        task: @escaping @Sendable () async throws -> Void,
+        stopper: @escaping @Sendable () -> Void
+    ) {
+        self.init(id: id, interruptDuration: interruptDuration, placement: .elastic, task: task, stopper: stopper)
+    }
+
+    /// Creates a runner whose task runs in the given placement; see `TaskPlacement`.
+    public init(
+        id: String,
+        interruptDuration: Duration = Runner.defaultInterruptDuration,
+        placement: TaskPlacement,
+        task: @escaping @Sendable () async throws -> Void,
+        stopper: @escaping @Sendable () -> Void
+    ) {
+        self.id = id
+        self.interruptDuration = interruptDuration
+        self.placement = placement
+        self.task = task
+        self.stopper = stopper
+    }
+
+    /// Starts the task and suspends until its result: what the task threw (nil if it returned),
+    /// or a `TimeoutError` once the interrupt duration has passed after an interruption.
+    ///
+    /// Cancelling `token`, or the Swift `Task` that awaits this call, interrupts the runner.
+    /// The task itself is never cancelled by either; it learns to stop only from the stopper.
+    ///
+    /// - Throws: `RunnerError.alreadyStarted` if the runner was started before. Nothing runs then.
+    public func run(_ token: CancellationToken) async throws(RunnerError) -> RunResult {
+        try claim()
+        let key = token.addHandler { [self] in interrupt() }
+        let result = await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<RunResult, Never>) in
+                launch { continuation.resume(returning: $0) }
+            }
+        } onCancel: { [self] in
+            interrupt()
+        }
+        if let key { token.removeHandler(key) }
+        return result
+    }
+
+    /// Starts the task and returns at once. Exactly one result is later yielded into `results`,
+    /// which the runner never finishes, so several runners can share one stream. Only
+    /// `interrupt()` stops a runner started this way.
+    ///
+    /// - Throws: `RunnerError.alreadyStarted` if the runner was started before. Nothing runs then.
+    public func runAsync(into results: AsyncStream<RunResult>.Continuation) throws(RunnerError) {
+        try claim()
+        launch { results.yield($0) }
+    }
+
+    /// Asks the task to finish: calls the stopper on the calling thread and starts the interrupt
+    /// timeout. Only the first call does anything. Before the runner starts, the interrupt is
+    /// remembered and happens as soon as it starts. After the task has finished, it does nothing.
+    public func interrupt() {
+        let act = state.withLock { state -> Bool in
+            guard !state.interrupted else { return false }
+            state.interrupted = true
+            return state.phase == .running && !state.taskFinished
+        }
+        if act { interruptNow() }
+    }
+
+    /// Whether the task's function has returned. This turns true before its result is delivered,
+    /// and stays false for a task that timed out and is still running.
+    public var isFinished: Bool {
+        state.withLock { $0.taskFinished }
+    }
+
+    /// Suspends until the task's function has returned, which may be before its result is
+    /// delivered. Returns at once if it already has. It also returns early if the calling
+    /// `Task` is cancelled; check `isFinished` when that difference matters.
+    public func waitUntilFinished() async {
+        let key = state.withLock { state -> UInt64? in
+            state.taskFinished ? nil : state.finishWaiters.reserveKey()
+        }
+        guard let key else { return }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                if !state.withLock({ $0.finishWaiters.fill(key, with: continuation) }) {
+                    continuation.resume()
+                }
+            }
+        } onCancel: {
+            state.withLock { $0.finishWaiters.remove(key) }?.resume()
+        }
+    }
+
+    // MARK: - The parts a GroupRunner drives
+
+    /// Reserves the runner for one run.
+    func claim() throws(RunnerError) {
+        let claimed = state.withLock { state -> Bool in
+            guard state.phase == .idle else { return false }
+            state.phase = .claimed
+            return true
+        }
+        if !claimed { throw .alreadyStarted(runnerID: id) }
+    }
+
+    /// Gives back a claim that was never launched, when a group refuses to start.
+    func unclaim() {
+        state.withLock { state in
+            if state.phase == .claimed { state.phase = .idle }
+        }
+    }
+
+    /// Starts the claimed task; `deliver` receives the one result.
+    func launch(deliver: @escaping @Sendable (RunResult) -> Void) {
+        let pendingInterrupt = state.withLock { state -> Bool in
+            precondition(state.phase == .claimed, "launch without a claim")
+            state.phase = .running
+            state.deliver = deliver
+            return state.interrupted
+        }
+        placement.start { [self] in
+            do {
+                try await task()
+                taskReturned(nil)
+            } catch {
+                taskReturned(error)
+            }
+        }
+        if pendingInterrupt { interruptNow() }
+    }
+
+    /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timeout to the
+    /// group, which keeps one timer for all its runners instead of one each. Returns whether the
+    /// runner now waits for `expireInterrupt()`; false if it was interrupted or done already.
+    func interruptForGroup() -> Bool {
+        let act = state.withLock { state -> Bool in
+            guard !state.interrupted else { return false }
+            state.interrupted = true
+            return state.phase == .running && !state.taskFinished
+        }
+        if act { stopper() }
+        return act
+    }
+
+    /// The interrupt duration has passed: deliver a timeout unless a result went out already.
+    func expireInterrupt() {
+        let deliver = state.withLock { state -> (@Sendable (RunResult) -> Void)? in
+            guard state.phase == .running else { return nil }
+            state.phase = .delivered
+            defer { state.deliver = nil }
+            return state.deliver
+        }
+        deliver?(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
+    }
+
+    // MARK: - Private
+
+    private func interruptNow() {
+        let timer = TimerQueue.shared.schedule(after: interruptDuration) { [self] in expireInterrupt() }
+        let keep = state.withLock { state -> Bool in
+            guard state.phase == .running && !state.taskFinished else { return false }
+            state.timer = timer
+            return true
+        }
+        guard keep else {
+            TimerQueue.shared.cancel(timer)
+            return
+        }
+        stopper()
+    }
+
+    private func taskReturned(_ error: (any Error)?) {
+        let (waiters, timer, deliver) = state.withLock { state in
+            state.taskFinished = true
+            let deliver = state.phase == .running ? state.deliver : nil
+            if state.phase == .running { state.phase = .delivered }
+            state.deliver = nil
+            defer { state.timer = nil }
+            return (state.finishWaiters.removeAll(), state.timer, deliver)
+        }
+        if let timer { TimerQueue.shared.cancel(timer) }
+        for waiter in waiters { waiter.resume() }
+        deliver?(RunResult(runnerID: id, error: error))
+    }
+}
+
+private let runnerDefaultInterruptDuration = Mutex(Duration.seconds(10))

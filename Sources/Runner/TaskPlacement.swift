@@ -1,0 +1,38 @@
+/// Where a runner's task executes.
+///
+/// The default, `elastic`, suits every task, including ones that block their thread. Choose
+/// `cooperative` only for large numbers of purely `async` tasks that never block (no `usleep`,
+/// no blocking reads, no synchronous C loops); they then run on Swift's global concurrent
+/// executor and skip one hop through the elastic pool.
+public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
+    enum Kind: Hashable {
+        case elastic
+        case cooperative
+    }
+
+    let kind: Kind
+
+    /// A shared pool of OS threads that adds a thread whenever its threads stay blocked for
+    /// more than 10 ms while work waits, as Go's scheduler does. Blocking a task here never
+    /// starves Swift's cooperative pool or other runners. Spare threads retire after 5 s idle.
+    public static let elastic = TaskPlacement(kind: .elastic)
+
+    /// Swift's global concurrent executor (the cooperative pool, one thread per core). A task
+    /// that blocks here holds one of those few threads.
+    public static let cooperative = TaskPlacement(kind: .cooperative)
+
+    public var description: String {
+        switch kind {
+        case .elastic: "elastic"
+        case .cooperative: "cooperative"
+        }
+    }
+
+    /// Starts `body` as an unstructured task in this placement.
+    func start(_ body: sending @escaping @isolated(any) () async -> Void) {
+        switch kind {
+        case .elastic: Task(executorPreference: ElasticExecutor.shared, operation: body)
+        case .cooperative: Task(operation: body)
+        }
+    }
+}

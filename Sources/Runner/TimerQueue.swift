@@ -1,0 +1,122 @@
+/// The library's deadlines: one OS thread that sleeps until the earliest deadline and then runs
+/// its action.
+///
+/// The runners' timeouts live here rather than in `Task.sleep`, so that they fire on time even
+/// when every thread of Swift's cooperative pool is blocked. The thread sleeps without a timeout
+/// while nothing is scheduled, so an idle process sees no periodic wake-ups from it.
+///
+/// Actions run on the timer thread and must be short and must not block: they are the library's
+/// own bookkeeping. Anything that runs user code (a token's handlers, a stopper) is handed to the
+/// elastic executor by the caller.
+final class TimerQueue: @unchecked Sendable {
+    // @unchecked: every stored var below is read and written only while `mutex` is held.
+
+    /// The process-wide queue, whose thread starts on first use.
+    static let shared = TimerQueue()
+
+    /// Identifies a scheduled action, for `cancel`.
+    struct Handle: Sendable, Hashable {
+        fileprivate let id: UInt64
+    }
+
+    private struct Entry {
+        let deadline: UInt64
+        let id: UInt64
+    }
+
+    private let mutex = PThreadMutex()
+    private let wakeUp = PThreadCondition()
+    private var heap: [Entry] = []
+    private var actions: [UInt64: @Sendable () -> Void] = [:]
+    private var nextID: UInt64 = 1
+    private var threadStarted = false
+    /// The deadline the thread is sleeping until (`UInt64.max` while it sleeps without one).
+    private var sleepingUntil: UInt64 = .max
+
+    /// Runs `action` on the timer thread once `delay` has passed, unless it is cancelled first.
+    func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> Handle {
+        let deadline = monotonicNanoseconds() &+ delay.clampedNanoseconds
+        mutex.lock()
+        defer { mutex.unlock() }
+        let id = nextID
+        nextID += 1
+        actions[id] = action
+        push(Entry(deadline: deadline, id: id))
+        if !threadStarted {
+            threadStarted = true
+            spawnThread(name: "runner-timers") { [self] in loop() }
+        } else if deadline < sleepingUntil {
+            wakeUp.signal()
+        }
+        return Handle(id: id)
+    }
+
+    /// Cancels a scheduled action. Cancelling one that already ran, or was cancelled, does nothing.
+    /// The action's closure is released at once; only a small heap entry stays until its deadline.
+    func cancel(_ handle: Handle) {
+        mutex.lock()
+        actions[handle.id] = nil
+        mutex.unlock()
+    }
+
+    private func loop() {
+        mutex.lock()
+        while true {
+            guard let first = heap.first else {
+                sleepingUntil = .max
+                wakeUp.wait(mutex)
+                continue
+            }
+            if actions[first.id] == nil {
+                popFirst()
+                continue
+            }
+            let now = monotonicNanoseconds()
+            if first.deadline > now {
+                sleepingUntil = first.deadline
+                wakeUp.wait(mutex, until: first.deadline)
+                continue
+            }
+            popFirst()
+            let action = actions.removeValue(forKey: first.id)
+            sleepingUntil = 0
+            mutex.unlock()
+            action?()
+            mutex.lock()
+        }
+    }
+
+    // A binary min-heap ordered by deadline, then by scheduling order.
+
+    private func before(_ a: Entry, _ b: Entry) -> Bool {
+        a.deadline != b.deadline ? a.deadline < b.deadline : a.id < b.id
+    }
+
+    private func push(_ entry: Entry) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard before(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func popFirst() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count && before(heap[left], heap[smallest]) { smallest = left }
+            if right < heap.count && before(heap[right], heap[smallest]) { smallest = right }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
