@@ -98,3 +98,10 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 /// Held by tests that change the global default durations, and by tests that read them, so
 /// that parallel tests never see each other's changes.
 let defaultsLock = Mutex(())
+
+/// A thread-safe counter that closures of any kind can share.
+final class Counter: Sendable {
+    private let value = Atomic(0)
+    func increment() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
+}

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Runner
+import Synchronization
+import Testing
+
+/// Real signals sent to this very process. If a signal still had its default effect the test
+/// process would die, which fails the run. Serialized, because every subscriber sees every signal.
+@Suite("Signals", .serialized)
+struct SignalTests {
+    @Test func sigtermCancelsTheTokenInsteadOfKillingTheProcess() async {
+        let token = CancellationToken.signals([SIGTERM, SIGINT])
+        #expect(!token.isCancelled)
+        kill(getpid(), SIGTERM)
+        await token.wait()
+        #expect(token.cause == .signal(SIGTERM))
+        #expect(token.cause?.signal == SIGTERM)
+    }
+
+    @Test func aSignalBeforeAnyoneWaitsIsNotLost() async throws {
+        let token = CancellationToken.signals([SIGINT])
+        kill(getpid(), SIGINT)
+        // Nobody waits yet; the cancellation is recorded for whoever looks later.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !token.isCancelled && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        await token.wait()
+        #expect(token.cause == .signal(SIGINT))
+    }
+
+    @Test func furtherSignalsReachTheRepeatHandler() async throws {
+        let repeats = AsyncStream<Int32>.makeStream()
+        let token = CancellationToken.signals([SIGTERM, SIGINT], onRepeat: { repeats.continuation.yield($0) })
+        kill(getpid(), SIGTERM)
+        await token.wait()
+        kill(getpid(), SIGINT)
+        kill(getpid(), SIGTERM)
+        let escalations = await collect(2, from: repeats.stream, within: .seconds(5))
+        // Two pending signals may be delivered in either order.
+        #expect(escalations.sorted() == [SIGINT, SIGTERM])
+        #expect(token.cause == .signal(SIGTERM))
+    }
+
+    @Test func aSignalTokenStopsARunner() async throws {
+        let task = StoppableTask()
+        let token = CancellationToken.signals([SIGTERM])
+        let running = Task { try await task.runner("server").run(token) }
+        try await Task.sleep(for: .milliseconds(50))
+        kill(getpid(), SIGTERM)
+        let result = try await running.value
+        #expect(result.error == nil)
+        #expect(task.stopperCalls == 1)
+    }
+
+    @Test func subscriptionsSeeEverySignalFromAnyThread() async throws {
+        let seen = AsyncStream<Int32>.makeStream()
+        let subscription = SignalSubscription([SIGUSR1]) { seen.continuation.yield($0) }
+        defer { subscription.cancel() }
+        // Pending signals of one kind merge, so send one at a time and see each one arrive.
+        for _ in 0..<3 {
+            kill(getpid(), SIGUSR1)
+            #expect(await next(seen.stream, within: .seconds(5)) == SIGUSR1)
+        }
+    }
+}
