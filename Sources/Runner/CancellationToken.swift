@@ -10,13 +10,38 @@ import Synchronization
 /// the library's timer thread and handlers run on the thread that cancels (for timeouts and
 /// signals, a thread of the library's elastic executor). Handlers should return quickly.
 public final class CancellationToken: Sendable {
+    /// Whoever is told of the cancellation: a handler to call or a suspended waiter to resume.
+    private enum Observer {
+        case handler(@Sendable () -> Void)
+        case waiter(UnsafeContinuation<Void, Never>)
+    }
+
+    /// The rarely needed parts, kept out of line so that a plain token stays small: large groups
+    /// create one token per task.
+    private final class Links: Sendable {
+        let timer: TimerQueue.Handle?
+        /// The parent and this token's registration there, removed once it no longer matters.
+        let parent: (token: CancellationToken, key: UInt64)?
+        /// The signal subscription of a `signals(_:)` token, alive as long as the token.
+        let subscription: SignalSubscription?
+
+        init(timer: TimerQueue.Handle? = nil, parent: (token: CancellationToken, key: UInt64)? = nil,
+             subscription: SignalSubscription? = nil) {
+            self.timer = timer
+            self.parent = parent
+            self.subscription = subscription
+        }
+
+        func release() {
+            if let timer { TimerQueue.shared.cancel(timer) }
+            if let parent { parent.token.removeHandler(parent.key) }
+        }
+    }
+
     private struct State {
         var cause: CancellationCause?
-        var handlers = RegistrationList<@Sendable () -> Void>()
-        var waiters = RegistrationList<UnsafeContinuation<Void, Never>>()
-        var timer: TimerQueue.Handle?
-        /// The parent and this token's registration there, removed once it no longer matters.
-        var parentLink: (parent: CancellationToken, key: UInt64)?
+        var observers = RegistrationList<Observer>()
+        var links: Links?
     }
 
     private let state = Mutex(State())
@@ -31,9 +56,7 @@ public final class CancellationToken: Sendable {
     }
 
     deinit {
-        let (timer, link) = state.withLock { ($0.timer, $0.parentLink) }
-        if let timer { TimerQueue.shared.cancel(timer) }
-        if let link { link.parent.removeHandler(link.key) }
+        state.withLock { $0.links }?.release()
     }
 
     /// A token that is cancelled when this one is, or when its own `timeout` runs out, or by
@@ -43,37 +66,38 @@ public final class CancellationToken: Sendable {
     public func child(timeout: Duration? = nil) -> CancellationToken {
         let child = CancellationToken()
         let key = addHandler { [weak child] in child?.cancel(cause: .parent) }
-        if let key {
-            // If the parent is cancelled right now, the link is stale but harmless: removing a
-            // handler that already ran does nothing.
-            child.state.withLock { $0.parentLink = (self, key) }
+        // If the parent is being cancelled right now, the link is stale but harmless: removing a
+        // handler that already ran does nothing.
+        let parent = key.map { (token: self, key: $0) }
+        if let timeout {
+            child.startTimer(timeout, parent: parent)
+        } else if let parent {
+            child.attach(Links(parent: parent))
         }
-        if let timeout { child.startTimer(timeout) }
         return child
     }
 
-    /// Cancels the token. Only the first call has an effect: it runs the handlers, in the order
-    /// they were registered, on the calling thread, and then wakes every waiter.
+    /// Cancels the token. Only the first call has an effect: on the calling thread, it runs the
+    /// handlers and wakes the waiters, in the order they were registered.
     public func cancel() {
         cancel(cause: .explicit)
     }
 
     /// Cancels the token, recording why. Only the first cancellation's cause is kept.
     public func cancel(cause: CancellationCause) {
-        let taken = state.withLock { state -> (handlers: [@Sendable () -> Void], waiters: [UnsafeContinuation<Void, Never>], timer: TimerQueue.Handle?, link: (parent: CancellationToken, key: UInt64)?)? in
+        let taken = state.withLock { state -> (observers: [Observer], links: Links?)? in
             guard state.cause == nil else { return nil }
             state.cause = cause
-            defer {
-                state.timer = nil
-                state.parentLink = nil
-            }
-            return (state.handlers.removeAll(), state.waiters.removeAll(), state.timer, state.parentLink)
+            return (state.observers.removeAll(), state.links)
         }
         guard let taken else { return }
-        if let timer = taken.timer { TimerQueue.shared.cancel(timer) }
-        if let link = taken.link { link.parent.removeHandler(link.key) }
-        for handler in taken.handlers { handler() }
-        for waiter in taken.waiters { waiter.resume() }
+        taken.links?.release()
+        for observer in taken.observers {
+            switch observer {
+            case .handler(let handler): handler()
+            case .waiter(let waiter): waiter.resume()
+            }
+        }
     }
 
     /// Whether the token has been cancelled. Once true, it stays true.
@@ -87,8 +111,8 @@ public final class CancellationToken: Sendable {
     }
 
     /// Runs `handler` once when the token is cancelled, or at once, on the calling thread, if it
-    /// already is. The handler stays registered for the token's lifetime; use `addHandler(_:)`
-    /// when the registration must end earlier.
+    /// already is. The handler stays registered until then; use `addHandler(_:)` when the
+    /// registration must end earlier.
     public func onCancel(_ handler: @escaping @Sendable () -> Void) {
         _ = addHandler(handler)
     }
@@ -97,7 +121,7 @@ public final class CancellationToken: Sendable {
     /// when the token was already cancelled and the handler has already run.
     public func addHandler(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
         let key = state.withLock { state -> UInt64? in
-            state.cause == nil ? state.handlers.add(handler) : nil
+            state.cause == nil ? state.observers.add(.handler(handler)) : nil
         }
         if key == nil { handler() }
         return key
@@ -105,24 +129,24 @@ public final class CancellationToken: Sendable {
 
     /// Unregisters a handler before it runs. Removing one that has run, or was removed, does nothing.
     public func removeHandler(_ key: UInt64) {
-        _ = state.withLock { $0.handlers.remove(key) }
+        _ = state.withLock { $0.observers.remove(key) }
     }
 
     /// Suspends until the token is cancelled, without holding a thread. It also returns early
     /// if the calling `Task` is cancelled, so check `isCancelled` when that difference matters.
     public func wait() async {
         let key = state.withLock { state -> UInt64? in
-            state.cause == nil ? state.waiters.reserveKey() : nil
+            state.cause == nil ? state.observers.reserveKey() : nil
         }
         guard let key else { return }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let stored = state.withLock { $0.waiters.fill(key, with: continuation) }
+                let stored = state.withLock { $0.observers.fill(key, with: .waiter(continuation)) }
                 // Not stored: cancelled, or the task was cancelled, before we got here.
                 if !stored { continuation.resume() }
             }
         } onCancel: {
-            state.withLock { $0.waiters.remove(key) }?.resume()
+            if case .waiter(let waiter) = state.withLock({ $0.observers.remove(key) }) { waiter.resume() }
         }
     }
 
@@ -153,24 +177,27 @@ public final class CancellationToken: Sendable {
                 token.cancel(cause: .signal(number))
             }
         }
-        token.retainedSubscription.withLock { $0 = subscription }
+        token.attach(Links(subscription: subscription))
         return token
     }
 
-    /// Keeps a signal subscription alive for as long as the token itself.
-    private let retainedSubscription = Mutex<SignalSubscription?>(nil)
-
-    private func startTimer(_ timeout: Duration) {
+    private func startTimer(_ timeout: Duration, parent: (token: CancellationToken, key: UInt64)? = nil) {
         let handle = TimerQueue.shared.schedule(after: timeout) { [weak self] in
             guard let token = self else { return }
             // Handlers run user code, so they run on the elastic executor, never on the timer thread.
             ElasticExecutor.shared.execute { token.cancel(cause: .timeout(timeout)) }
         }
-        let keep = state.withLock { state -> Bool in
-            guard state.cause == nil else { return false }
-            state.timer = handle
+        attach(Links(timer: handle, parent: parent))
+    }
+
+    /// Stores the links of a new token, or releases them at once if it was cancelled meanwhile.
+    /// Signal subscriptions stay either way: a cancelled signal token still reports repeats.
+    private func attach(_ links: Links) {
+        let attached = state.withLock { state -> Bool in
+            guard state.cause == nil || links.subscription != nil else { return false }
+            state.links = links
             return true
         }
-        if !keep { TimerQueue.shared.cancel(handle) }
+        if !attached { links.release() }
     }
 }

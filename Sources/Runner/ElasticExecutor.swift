@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 
 /// A task executor whose threads may block, the way goroutines may block in Go.
 ///
@@ -24,6 +25,9 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
     static let blockedThreshold: UInt64 = 10_000_000
     /// How long a worker added for blocked ones waits for work before it retires.
     static let spareIdleTimeout: UInt64 = 5_000_000_000
+    /// How long a worker that ran out of jobs keeps looking before it sleeps. Bursts of short
+    /// jobs (thousands of runners starting or stopping) then cost no sleep and wake-up per job.
+    static let spinBeforeSleeping: UInt64 = 50_000
     /// An upper bound on threads, so that a runaway number of blocked tasks cannot exhaust the
     /// process; past it, waiting jobs queue until a worker frees up.
     static let maximumWorkers = 4096
@@ -33,11 +37,16 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
     private let workAvailable = PThreadCondition()
     private let monitorWakeUp = PThreadCondition()
     private var queue = JobQueue()
+    /// The queue's length, readable without the lock, for workers deciding whether to spin on.
+    private let queued = Atomic(0)
     /// Per worker slot: when its current job started (monotonic ns), 0 while it has none, and
     /// `UInt64.max` for a free slot.
     private var jobStarted: [UInt64] = []
     private var workers = 0
     private var idleWorkers = 0
+    /// Idle workers that have been signalled but have not taken a job yet. Waking more workers
+    /// than there are jobs only costs context switches, so enqueue wakes one per waiting job.
+    private var pendingWakes = 0
     private var monitorStarted = false
     private var monitorParked = false
 
@@ -49,8 +58,12 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
         let job = UnownedJob(job)
         mutex.lock()
         queue.append(job)
-        if idleWorkers > 0 {
-            workAvailable.signal()
+        queued.store(queue.count, ordering: .relaxed)
+        if idleWorkers > pendingWakes {
+            if queue.count > pendingWakes {
+                pendingWakes += 1
+                workAvailable.signal()
+            }
         } else if workers < coreWorkers {
             startWorker()
         } else if monitorParked {
@@ -89,11 +102,13 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
         mutex.lock()
         while true {
             if let job = queue.popFirst() {
+                queued.store(queue.count, ordering: .relaxed)
                 jobStarted[slot] = monotonicNanoseconds()
                 mutex.unlock()
                 job.runSynchronously(on: executor)
                 mutex.lock()
                 jobStarted[slot] = 0
+                if queue.isEmpty { spinUntilQueued() }
                 continue
             }
             idleWorkers += 1
@@ -101,6 +116,7 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
                 let deadline = monotonicNanoseconds() + Self.spareIdleTimeout
                 let signalled = workAvailable.wait(mutex, until: deadline)
                 idleWorkers -= 1
+                if pendingWakes > 0 { pendingWakes -= 1 }
                 if !signalled && queue.isEmpty {
                     jobStarted[slot] = .max
                     workers -= 1
@@ -110,7 +126,19 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
             } else {
                 workAvailable.wait(mutex)
                 idleWorkers -= 1
+                if pendingWakes > 0 { pendingWakes -= 1 }
             }
+        }
+    }
+
+    /// Watches for new jobs for a short while before the worker goes to sleep, yielding the CPU
+    /// meanwhile. Called and returns with `mutex` held; it is released while watching.
+    private func spinUntilQueued() {
+        mutex.unlock()
+        defer { mutex.lock() }
+        let deadline = monotonicNanoseconds() + Self.spinBeforeSleeping
+        while queued.load(ordering: .relaxed) == 0 && monotonicNanoseconds() < deadline {
+            sched_yield()
         }
     }
 

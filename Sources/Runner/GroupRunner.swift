@@ -139,7 +139,11 @@ public final class GroupRunner: Sendable {
                 throw error
             }
         }
-        if runners.isEmpty { state.withLock { $0.phase = .finished } }
+        state.withLock { state in
+            // Duplicate checks are over; a large group's id set is better freed before its tasks start.
+            state.ids = []
+            if runners.isEmpty { state.phase = .finished }
+        }
         return runners
     }
 

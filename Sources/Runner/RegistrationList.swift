@@ -1,8 +1,9 @@
 /// An ordered collection of registrations (handlers, waiting continuations) with cheap removal.
 ///
-/// Keys only ever grow, so the storage stays sorted by key and finding one is a binary search.
+/// Keys only ever grow, so the entries stay sorted by key and finding one is a binary search.
 /// A removal leaves a hole; holes are squeezed out once they are the majority, so removal stays
 /// amortised O(log n) even when a long-lived token sees thousands of short-lived registrations.
+/// Keys and elements share one array, so a list with one registration costs one allocation.
 struct RegistrationList<Element> {
     private enum Slot {
         case reserved
@@ -10,8 +11,12 @@ struct RegistrationList<Element> {
         case removed
     }
 
-    private var keys: [UInt64] = []
-    private var slots: [Slot] = []
+    private struct Entry {
+        let key: UInt64
+        var slot: Slot
+    }
+
+    private var entries: [Entry] = []
     private var nextKey: UInt64 = 0
     private var removedCount = 0
 
@@ -28,8 +33,8 @@ struct RegistrationList<Element> {
 
     /// Stores an element under a reserved key. Returns false if the key was removed meanwhile.
     mutating func fill(_ key: UInt64, with element: Element) -> Bool {
-        guard let index = index(of: key), case .reserved = slots[index] else { return false }
-        slots[index] = .live(element)
+        guard let index = index(of: key), case .reserved = entries[index].slot else { return false }
+        entries[index].slot = .live(element)
         return true
     }
 
@@ -37,24 +42,23 @@ struct RegistrationList<Element> {
     @discardableResult
     mutating func remove(_ key: UInt64) -> Element? {
         guard let index = index(of: key) else { return nil }
-        let slot = slots[index]
-        guard case .removed = slot else {
-            slots[index] = .removed
-            removedCount += 1
-            compactIfSparse()
-            if case .live(let element) = slot { return element }
-            return nil
-        }
+        let slot = entries[index].slot
+        if case .removed = slot { return nil }
+        entries[index].slot = .removed
+        removedCount += 1
+        compactIfSparse()
+        if case .live(let element) = slot { return element }
         return nil
     }
 
     /// Removes everything and returns the elements in the order they were added.
     mutating func removeAll() -> [Element] {
         var live: [Element] = []
-        live.reserveCapacity(slots.count - removedCount)
-        for case .live(let element) in slots { live.append(element) }
-        keys = []
-        slots = []
+        live.reserveCapacity(entries.count - removedCount)
+        for entry in entries {
+            if case .live(let element) = entry.slot { live.append(element) }
+        }
+        entries = []
         removedCount = 0
         return live
     }
@@ -62,35 +66,25 @@ struct RegistrationList<Element> {
     private mutating func append(_ slot: Slot) -> UInt64 {
         let key = nextKey
         nextKey += 1
-        keys.append(key)
-        slots.append(slot)
+        entries.append(Entry(key: key, slot: slot))
         return key
     }
 
     private func index(of key: UInt64) -> Int? {
         var low = 0
-        var high = keys.count
+        var high = entries.count
         while low < high {
             let middle = (low + high) / 2
-            if keys[middle] == key { return middle }
-            if keys[middle] < key { low = middle + 1 } else { high = middle }
+            let found = entries[middle].key
+            if found == key { return middle }
+            if found < key { low = middle + 1 } else { high = middle }
         }
         return nil
     }
 
     private mutating func compactIfSparse() {
-        guard removedCount > 16 && removedCount * 2 > keys.count else { return }
-        var keptKeys: [UInt64] = []
-        var keptSlots: [Slot] = []
-        keptKeys.reserveCapacity(keys.count - removedCount)
-        keptSlots.reserveCapacity(keys.count - removedCount)
-        for index in keys.indices {
-            if case .removed = slots[index] { continue }
-            keptKeys.append(keys[index])
-            keptSlots.append(slots[index])
-        }
-        keys = keptKeys
-        slots = keptSlots
+        guard removedCount > 16 && removedCount * 2 > entries.count else { return }
+        entries.removeAll { if case .removed = $0.slot { true } else { false } }
         removedCount = 0
     }
 }
