@@ -30,8 +30,19 @@ let package = Package(
             name: "SystemdTests",
             dependencies: [
                 "Systemd",
+                "SystemdTestHelper",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // A fixture program SystemdTests runs as a child process (in a private mount namespace for
+        // the journal), where changing the environment or binding /run/systemd/journal is safe.
+        .executableTarget(
+            name: "SystemdTestHelper",
+            dependencies: [
+                "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SystemdTestHelper"
         ),
     ]
 )

@@ -1,0 +1,119 @@
+import Glibc
+
+/// The service manager's side of the notify protocol, for tests: a Unix datagram socket with
+/// `SO_PASSCRED`, bound either at a fresh filesystem path or at a fresh abstract name.
+final class NotifyReceiver {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// One datagram and the sender's process ID, from the kernel's `SCM_CREDENTIALS`.
+    struct Datagram {
+        let bytes: [UInt8]
+        let senderPID: Int32
+
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    enum Kind: String, CaseIterable, Sendable {
+        case path
+        case abstract
+    }
+
+    /// The address as `NOTIFY_SOCKET` spells it: `/…/notify` or `@…`.
+    let address: String
+    private let fd: Int32
+    private let directory: String?
+
+    // SCM_CREDENTIALS is behind _GNU_SOURCE, which the Glibc module does not define; this is its
+    // value on Linux.
+    private static let scmCredentials: Int32 = 2
+
+    init(_ kind: Kind) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
+
+        var storage = sockaddr_un()
+        storage.sun_family = sa_family_t(AF_UNIX)
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        let length: Int
+        switch kind {
+        case .path:
+            var template = Array("/tmp/systemd-tests-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
+            directory = String(cString: made)
+            address = directory! + "/notify"
+            let bytes = Array(address.utf8)
+            withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
+            length = pathOffset + bytes.count + 1
+        case .abstract:
+            directory = nil
+            address = "@systemd-tests-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+            let bytes = Array(address.utf8)
+            withUnsafeMutableBytes(of: &storage.sun_path) {
+                $0.copyBytes(from: bytes)
+                $0[0] = 0
+            }
+            length = pathOffset + bytes.count
+        }
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind \(address) failed: errno \(errno)") }
+    }
+
+    deinit {
+        close(fd)
+        if let directory {
+            unlink(directory + "/notify")
+            rmdir(directory)
+        }
+    }
+
+    /// The next datagram; throws if none arrives within `timeout`.
+    func receive(timeout: Duration = .seconds(10)) throws -> Datagram {
+        let deadline = Deadline(after: timeout)
+        while true {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, deadline.remainingMilliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { throw Failure(description: "no datagram on \(address) within \(timeout)") }
+            break
+        }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let control = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
+        defer { control.deallocate() }
+        let (count, controlLength) = buffer.withUnsafeMutableBytes { bytes in
+            var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
+            return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                var message = msghdr()
+                message.msg_iov = vectorPointer
+                message.msg_iovlen = 1
+                message.msg_control = control
+                message.msg_controllen = 256
+                let count = recvmsg(fd, &message, Int32(MSG_DONTWAIT))
+                return (count, Int(message.msg_controllen))
+            }
+        }
+        guard count >= 0 else { throw Failure(description: "recvmsg failed: errno \(errno)") }
+
+        // Walk the control messages by hand (the CMSG_* macros are not imported): each is a
+        // cmsghdr (len, level, type), then data, padded to 8 bytes.
+        let headerSize = MemoryLayout<cmsghdr>.size
+        var offset = 0
+        var senderPID: Int32 = -1
+        while offset + headerSize <= controlLength {
+            let header = control.load(fromByteOffset: offset, as: cmsghdr.self)
+            if header.cmsg_level == SOL_SOCKET && header.cmsg_type == Self.scmCredentials {
+                // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+                senderPID = control.load(fromByteOffset: offset + headerSize, as: Int32.self)
+            }
+            let advance = (Int(header.cmsg_len) + 7) & ~7
+            guard advance > 0 else { break }
+            offset += advance
+        }
+        return Datagram(bytes: Array(buffer[..<count]), senderPID: senderPID)
+    }
+}
