@@ -134,6 +134,25 @@ struct RunnerTests {
         await runner.waitUntilFinished()
     }
 
+    @Test func cancellingTheAwaitingTaskInterruptsTheRunnerButNotItsTask() async throws {
+        let stop = CancellationToken()
+        let taskSawCancellation = Counter()
+        let runner = Runner(id: "served", task: {
+            await stop.wait()
+            if Task.isCancelled { taskSawCancellation.increment() }
+        }, stopper: { stop.cancel() })
+        let token = CancellationToken()
+        let caller = Task { try await runner.run(token) }
+        try await Task.sleep(for: .milliseconds(100))
+        caller.cancel()
+        let result = try await caller.value
+        #expect(result.error == nil)
+        #expect(stop.isCancelled)
+        #expect(taskSawCancellation.count == 0)
+        // The caller's token is the caller's: cancelling the Task does not cancel it.
+        #expect(!token.isCancelled)
+    }
+
     @Test func interruptBeforeStartIsAppliedOnceTheRunnerStarts() async throws {
         let task = StoppableTask()
         let runner = task.runner()
