@@ -33,7 +33,9 @@ public struct ProcessEnvironment: Sendable, Hashable {
 
     /// A snapshot of this process's environment (the C `environ`), in its order.
     ///
-    /// Values that are not valid UTF-8 are repaired with U+FFFD, as `String(cString:)` does.
+    /// Values that are not valid UTF-8 are repaired with U+FFFD, as `String(cString:)` does. Like
+    /// every reader of `environ`, this races with `setenv` on another thread; runnerd never
+    /// changes its environment once threads exist.
     public static func current() -> ProcessEnvironment {
         var entries: [String] = []
         // `environ` can be NULL after clearenv(); binding it to an optional keeps that case safe.

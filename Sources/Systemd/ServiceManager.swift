@@ -10,7 +10,10 @@ public enum ServiceManager {
     /// systemd sets `INVOCATION_ID` for every service and `NOTIFY_SOCKET` for `Type=notify`; a
     /// relay such as runnerd sets `NOTIFY_SOCKET` for its children.
     public static var isSupervised: Bool {
-        isSupervised(environment: ProcessEnvironment.current().variables)
+        isSupervised(environment: [
+            "NOTIFY_SOCKET": getenv("NOTIFY_SOCKET").map { String(cString: $0) },
+            "INVOCATION_ID": getenv("INVOCATION_ID").map { String(cString: $0) },
+        ].compactMapValues { $0 })
     }
 
     /// Whether `environment` carries a service manager's marks, by the rule of ``isSupervised``.
@@ -32,7 +35,7 @@ public enum ServiceManager {
     public static var isStandardErrorJournalStream: Bool {
         isJournalStream(
             fileDescriptor: STDERR_FILENO,
-            journalStream: ProcessEnvironment.current()["JOURNAL_STREAM"])
+            journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
     }
 
     /// Whether `fileDescriptor` is the stream that `journalStream` (a `JOURNAL_STREAM` value,
@@ -48,6 +51,42 @@ public enum ServiceManager {
         var status = stat()
         guard fstat(fileDescriptor, &status) == 0 else { return false }
         return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+    }
+
+    /// The sockets (or other descriptors) passed by socket activation, in order, as
+    /// `sd_listen_fds_with_names(3)` reports them.
+    ///
+    /// - Returns: an empty array when `LISTEN_PID` is unset or names another process.
+    /// - Throws: ``ListenFDError`` when `LISTEN_FDS`, `LISTEN_PID` or `LISTEN_FDNAMES` is
+    ///   malformed, or a descriptor cannot be marked close-on-exec.
+    /// - Note: the `LISTEN_*` variables stay in the environment (nothing is unset); children get
+    ///   an environment without them from ``ProcessEnvironment/forChildren()``. Each call marks
+    ///   the descriptors `FD_CLOEXEC` again, which is harmless; taking ownership of them (and
+    ///   closing them) is the caller's job.
+    public static func listenFDs() throws(ListenFDError) -> [ListenFD] {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
+        let count = sd_listen_fds_with_names(0, &names)
+        defer {
+            if let names {
+                for index in 0..<max(Int(count), 0) {
+                    free(names[index])
+                }
+                free(names)
+            }
+        }
+        guard count >= 0 else {
+            let environment = ProcessEnvironment.current()
+            throw ListenFDError(
+                code: -count,
+                listenFDs: environment["LISTEN_FDS"],
+                listenPID: environment["LISTEN_PID"],
+                listenFDNames: environment["LISTEN_FDNAMES"])
+        }
+        return (0..<Int(count)).map { index in
+            ListenFD(
+                fileDescriptor: SD_LISTEN_FDS_START + Int32(index),
+                name: names?[index].map { String(cString: $0) } ?? "unknown")
+        }
     }
 
     private static func decimal(_ digits: Substring.UTF8View) -> UInt64? {
