@@ -1,6 +1,6 @@
 // swift-tools-version:6.2
 // Benchmarks are not tests: this package is built and run only by Benchmarks/run-*.sh.
-// It compiles the Runner sources through a symlink (Sources/Runner) rather than depending on
+// It compiles the library sources through symlinks (Sources/Runner, Sources/Systemd, ...) rather than depending on
 // the root package by path, because a path dependency's identity is the checkout's folder name.
 import PackageDescription
 
@@ -12,6 +12,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "Runner"),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "NotifierBench", dependencies: ["Systemd"]),
         .executableTarget(name: "GroupRunnerBench", dependencies: ["Runner"]),
         .executableTarget(name: "TaskFloorBench"),
         .executableTarget(
@@ -24,7 +27,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     target.swiftSettings = [
         .swiftLanguageMode(.v6),
         .enableUpcomingFeature("ExistentialAny"),
