@@ -1,0 +1,290 @@
+import Glibc
+import Yams
+
+/// Services: command, environment, identity, stop behaviour.
+extension ConfigDecoder {
+    mutating func decodeService(_ entry: Entry, defaults: DaemonConfig.Defaults, group: String) -> ServiceConfig {
+        var service = ServiceConfig(
+            name: entry.name, command: [], executable: "", interruptTimeout: defaults.interruptTimeout
+        )
+        guard let fields = fields(
+            of: entry.value, path: entry.path, keyMark: entry.keyMark, allowed: Self.serviceKeys,
+            hint: "write a map with command: and the service's settings",
+            misplaced: { key in
+                if Self.groupKeys.contains(key) {
+                    return "\(key) is a group setting, so put it directly under \(group)"
+                }
+                if key == "timeout" || key == "interval" || key == "failures" {
+                    return "\(key) belongs inside ready: or health:"
+                }
+                return nil
+            }
+        ) else { return service }
+
+        if let value = fields["working-directory"] {
+            service.workingDirectory = decodeWorkingDirectory(value)
+        }
+        if let value = fields["command"] {
+            if let (command, executable) = decodeCommand(value, workingDirectory: service.workingDirectory) {
+                service.command = command
+                service.executable = executable
+            }
+        } else {
+            report(
+                entry.keyMark, fields.path("command"),
+                "is missing; write the program and its arguments as a list, e.g. command: [\"/usr/bin/api\", \"--port\", \"8080\"]"
+            )
+        }
+        var variables: [EnvironmentVariable] = []
+        if let value = fields["environment-files"] {
+            let (files, fileVariables) = decodeEnvironmentFiles(value)
+            service.environmentFiles = files
+            variables += fileVariables
+        }
+        if let value = fields["environment"] {
+            variables += decodeEnvironment(value)
+        }
+        service.environment = Self.merged(variables)
+        service.credentials = decodeCredentials(user: fields["user"], group: fields["group"])
+        if let value = fields["stop-signal"], let signal = decodeSignal(value) {
+            service.stopSignal = signal
+        }
+        if let value = fields["interrupt-timeout"],
+           let timeout = duration(value, allowZero: true, example: defaults.interruptTimeout) {
+            service.interruptTimeout = timeout
+        }
+        var readyFailed = false
+        if let value = fields["ready"] {
+            let errorsBefore = errors.count
+            service.ready = decodeReady(value, workingDirectory: service.workingDirectory)
+            readyFailed = errors.count > errorsBefore
+        }
+        if let value = fields["health"] {
+            service.health = decodeHealth(value, workingDirectory: service.workingDirectory)
+        }
+        if let value = fields["watchdog"], let watchdog = duration(value, allowZero: false, example: .seconds(10)) {
+            if service.ready?.check == .notify {
+                service.watchdog = watchdog
+            } else if !readyFailed {
+                report(
+                    value.keyMark, value.path,
+                    "needs ready: notify, since the service pings it with WATCHDOG=1 on its notify socket; add ready: { notify: true } or remove watchdog"
+                )
+            }
+        }
+        return service
+    }
+
+    /// One value per name, at the position of its first assignment, with the last value given.
+    static func merged(_ variables: [EnvironmentVariable]) -> [EnvironmentVariable] {
+        var result: [EnvironmentVariable] = []
+        var index: [String: Int] = [:]
+        for variable in variables {
+            if let existing = index[variable.name] {
+                result[existing].value = variable.value
+            } else {
+                index[variable.name] = result.count
+                result.append(variable)
+            }
+        }
+        return result
+    }
+
+    // MARK: Command
+
+    static let commandExample = "[\"/usr/bin/api\", \"--port\", \"8080\"]"
+
+    /// An argv list and the program its first element names; used by `command` and `exec` probes.
+    mutating func decodeCommand(_ entry: Entry, workingDirectory: String?) -> ([String], String)? {
+        guard case .sequence(let sequence) = entry.value else {
+            if case .scalar(let scalar) = entry.value, !isNull(entry.value) {
+                let words = scalar.string.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                let suggestion = "[" + words.map { String($0).debugDescription }.joined(separator: ", ") + "]"
+                report(entry, "is a string, not a list; write the program and its arguments as a list, e.g. \(suggestion)")
+            } else {
+                report(entry, "\(kind(of: entry.value)); write the program and its arguments as a list, e.g. \(Self.commandExample)")
+            }
+            return nil
+        }
+        guard !sequence.isEmpty else {
+            report(entry, "is empty; name the program to run and its arguments, e.g. \(Self.commandExample)")
+            return nil
+        }
+        var argv: [String] = []
+        var valid = true
+        for (index, item) in sequence.enumerated() {
+            let itemEntry = Entry(name: "\(index)", key: item, value: item, path: "\(entry.path)[\(index)]")
+            guard let text = string(itemEntry, hint: "write a string (quote it if it looks like a number or ~)") else {
+                valid = false
+                continue
+            }
+            argv.append(text)
+        }
+        guard valid, let program = argv.first, let first = sequence.first else { return nil }
+        let firstEntry = Entry(name: "0", key: first, value: first, path: "\(entry.path)[0]")
+        guard !program.isEmpty else {
+            report(firstEntry, "is empty; name the program to run, e.g. /usr/bin/api")
+            return nil
+        }
+        let searchPath = environment["PATH"]
+        switch ExecutableLookup.resolve(program, searchPath: searchPath, workingDirectory: workingDirectory) {
+        case .success(let executable):
+            return (argv, executable)
+        case .failure(.notFound(let searched)):
+            report(firstEntry, "\(program.debugDescription) was not found in PATH (\(searched)); install it or write its full path")
+        case .failure(.foundNotExecutable(let path)):
+            report(firstEntry, "\(program.debugDescription) was found at \(path), which is not executable; chmod +x it or write another path")
+        case .failure(.missing(let path)):
+            report(firstEntry, "\(path) does not exist; install it or fix the path")
+        case .failure(.directory(let path)):
+            report(firstEntry, "\(path) is a directory; name the program inside it")
+        case .failure(.notExecutable(let path)):
+            report(firstEntry, "\(path) is not executable; chmod +x it or name another program")
+        case .failure(.unreadable(let path, let reason)):
+            report(firstEntry, "\(path) cannot be checked: \(reason); fix the path or its permissions")
+        }
+        return nil
+    }
+
+    // MARK: Directory
+
+    mutating func decodeWorkingDirectory(_ entry: Entry) -> String? {
+        guard let path = string(entry, hint: "write an absolute path, e.g. /srv/api") else { return nil }
+        guard path.hasPrefix("/") else {
+            report(entry, "\(path.debugDescription) is not an absolute path; write it from /, e.g. /srv/\(path)")
+            return nil
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let error = errno
+            if error == ENOENT || error == ENOTDIR {
+                report(entry, "\(path) does not exist; create it or fix the path")
+            } else {
+                report(entry, "\(path) cannot be checked: \(String(cString: strerror(error))); fix the path or its permissions")
+            }
+            return nil
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            report(entry, "\(path) is not a directory; name a directory")
+            return nil
+        }
+        return path
+    }
+
+    // MARK: Environment
+
+    /// The files as written and their variables, in order. A `-` prefix makes a file optional: it
+    /// is skipped when it does not exist (any other failure is still an error).
+    mutating func decodeEnvironmentFiles(_ entry: Entry) -> ([String], [EnvironmentVariable]) {
+        guard case .sequence(let sequence) = entry.value else {
+            if case .scalar(let scalar) = entry.value, !isNull(entry.value) {
+                report(entry, "is a string, not a list; write a list, e.g. [\(scalar.string)]")
+            } else {
+                report(entry, "\(kind(of: entry.value)); write a list of files, e.g. [/etc/default/api]")
+            }
+            return ([], [])
+        }
+        var written: [String] = []
+        var variables: [EnvironmentVariable] = []
+        for (index, item) in sequence.enumerated() {
+            let itemEntry = Entry(name: "\(index)", key: item, value: item, path: "\(entry.path)[\(index)]")
+            guard let text = string(itemEntry, hint: "write a file path, e.g. /etc/default/api") else { continue }
+            written.append(text)
+            let optional = text.hasPrefix("-")
+            let path = optional ? String(text.dropFirst()) : text
+            guard !path.isEmpty else {
+                report(itemEntry, "is empty; write a file path, e.g. /etc/default/api")
+                continue
+            }
+            let resolved = path.hasPrefix("/") ? path : ExecutableLookup.absolute(path, base: configDirectory)
+            switch FileContents.read(path: resolved) {
+            case .success(let bytes):
+                let file = EnvironmentFile(parsing: String(decoding: bytes, as: UTF8.self))
+                for problem in file.problems {
+                    report(itemEntry, "\(resolved):\(problem.line): \(problem.message)")
+                }
+                variables += file.variables
+            case .failure(let failure) where failure.errno == ENOENT && optional:
+                continue
+            case .failure(let failure) where failure.errno == ENOENT:
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); create it, or write -\(path) to make it optional")
+            case .failure(let failure):
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); make it a file that root can read")
+            }
+        }
+        return (written, variables)
+    }
+
+    mutating func decodeEnvironment(_ entry: Entry) -> [EnvironmentVariable] {
+        let entries = namedEntries(
+            of: entry.value, path: entry.path, keyMark: entry.keyMark,
+            hint: "write a map of names to values, e.g. { LOG_LEVEL: info }",
+            duplicate: "this variable is already set",
+            validate: { name in
+                EnvironmentFile.isValidName(name)
+                    ? nil
+                    : "\(name.debugDescription) is not a valid variable name; use letters, digits and _, not starting with a digit"
+            }
+        ) ?? []
+        var variables: [EnvironmentVariable] = []
+        for variable in entries {
+            let hint = "write text, e.g. \(variable.name): info, or \(variable.name): \"\" for an empty value"
+            if let value = string(variable, hint: hint) {
+                variables.append(EnvironmentVariable(name: variable.name, value: value))
+            }
+        }
+        return variables
+    }
+
+    // MARK: Identity
+
+    /// `user:` gives uid, primary gid, home and the user's groups; `group:` replaces the primary
+    /// gid (and joins the supplementary groups). With only `group:`, the uid is the loader's own.
+    mutating func decodeCredentials(user userEntry: Entry?, group groupEntry: Entry?) -> Credentials? {
+        guard userEntry != nil || groupEntry != nil else { return nil }
+        var user: AccountLookup.User?
+        var failed = false
+        if let userEntry, let name = string(userEntry, hint: "write a user name, e.g. www-data") {
+            user = AccountLookup.user(name)
+            if user == nil {
+                report(userEntry, "\(name.debugDescription) is not a user on this host; create it (useradd) or fix the name")
+            }
+        }
+        failed = userEntry != nil && user == nil
+        var gid: UInt32?
+        if let groupEntry, let name = string(groupEntry, hint: "write a group name, e.g. www-data") {
+            gid = AccountLookup.groupID(name)
+            if gid == nil {
+                report(groupEntry, "\(name.debugDescription) is not a group on this host; create it (groupadd) or fix the name")
+            }
+        }
+        failed = failed || (groupEntry != nil && gid == nil)
+        guard !failed else { return nil }
+        if let user {
+            let primary = gid ?? user.gid
+            return Credentials(
+                userName: user.name, uid: user.uid, gid: primary,
+                supplementaryGroups: AccountLookup.groupList(userName: user.name, primaryGID: primary), home: user.home
+            )
+        }
+        let primary = gid ?? getgid()
+        return Credentials(userName: nil, uid: getuid(), gid: primary, supplementaryGroups: [primary], home: nil)
+    }
+
+    // MARK: Signal
+
+    mutating func decodeSignal(_ entry: Entry) -> Int32? {
+        let hint = "write a name like SIGTERM or TERM, or a number from 1 to \(SignalName.highest)"
+        guard let text = string(entry, hint: hint) else { return nil }
+        if let number = SignalName.number(text) {
+            return number
+        }
+        let spelled = text.uppercased().hasPrefix("SIG") ? text.uppercased() : "SIG" + text.uppercased()
+        if Int(text) == nil, let suggestion = KeySuggestion.nearest(to: spelled, among: SignalName.allNames) {
+            report(entry, "\(text.debugDescription) is not a signal; did you mean \(suggestion)?")
+        } else {
+            report(entry, "\(text.debugDescription) is not a signal; \(hint)")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,141 @@
+import Yams
+
+/// A config file composed into Yams nodes, tolerant of duplicate keys, with positions that point
+/// into the text as written.
+///
+/// Yams' composer rejects a map that repeats a key, names only the first occurrence, and stops,
+/// which would hide every other problem in the file. So when it does, the first occurrence's key
+/// is renamed in a copy of the text (a marker is inserted at its start) and the copy is composed
+/// again, until it composes. The decoder then sees both occurrences, strips the marker with
+/// ``keyText(_:)`` and reports the second one with the first one's line. Positions of nodes on a
+/// line that received a marker are shifted back by ``position(of:)``.
+struct YAMLDocument {
+    /// The root node; nil for an empty document.
+    let root: Node?
+    /// The markers inserted into the text, each at the start of one key.
+    private let markers: [String]
+    /// The insertions, in the order they were made: each position is in the text as it was when
+    /// that insertion was made (so after the earlier ones).
+    private let insertions: [(line: Int, column: Int, length: Int)]
+
+    /// A YAML syntax error, at the position libyaml reports.
+    struct SyntaxError: Error {
+        var line: Int
+        var column: Int
+        var message: String
+    }
+
+    /// Composes `text`. A syntax error, or a duplicate key that cannot be renamed (one written
+    /// with an anchor, a tag or as a collection), is returned as a `SyntaxError`.
+    static func compose(_ text: String) -> Result<YAMLDocument, SyntaxError> {
+        var current = text
+        var markers: [String] = []
+        var insertions: [(line: Int, column: Int, length: Int)] = []
+        while true {
+            do {
+                let root = try Yams.compose(yaml: current)
+                return .success(YAMLDocument(root: root, markers: markers, insertions: insertions))
+            } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+                let marker = "runnerd~duplicate~\(markers.count)~"
+                let key = duplicates.first ?? ""
+                guard markers.count < 10_000,
+                      let (edited, column) = insert(marker, before: key, at: context.mark, in: current)
+                else {
+                    let original = unshift(line: context.mark.line, column: context.mark.column, insertions)
+                    return .failure(SyntaxError(
+                        line: original.line, column: original.column,
+                        message: "the key \(key.debugDescription) appears twice in this map; remove or rename one"
+                    ))
+                }
+                current = edited
+                markers.append(marker)
+                insertions.append((context.mark.line, column, marker.unicodeScalars.count))
+            } catch let error as YamlError {
+                let (line, column, message) = describe(error, in: current)
+                let original = unshift(line: line, column: column, insertions)
+                return .failure(SyntaxError(line: original.line, column: original.column, message: message))
+            } catch {
+                return .failure(SyntaxError(line: 0, column: 0, message: "invalid YAML: \(error)"))
+            }
+        }
+    }
+
+    /// The text of a key node, without any duplicate marker; nil for a key that is not a scalar.
+    func keyText(_ node: Node) -> String? {
+        guard case .scalar(let scalar) = node else { return nil }
+        for marker in markers where scalar.string.hasPrefix(marker) {
+            return String(scalar.string.dropFirst(marker.count))
+        }
+        return scalar.string
+    }
+
+    /// The line and column of `mark` in the text as written.
+    func position(of mark: Mark?) -> (line: Int, column: Int) {
+        guard let mark else { return (1, 1) }
+        return Self.unshift(line: mark.line, column: mark.column, insertions)
+    }
+
+    private static func unshift(
+        line: Int, column: Int, _ insertions: [(line: Int, column: Int, length: Int)]
+    ) -> (line: Int, column: Int) {
+        var column = column
+        for insertion in insertions.reversed() where insertion.line == line && column > insertion.column {
+            column -= insertion.length
+        }
+        return (line, column)
+    }
+
+    /// Inserts `marker` at the start of the key `key` found at `mark`, or just inside its opening
+    /// quote; returns the new text and the column of the insertion, or nil when the text at
+    /// `mark` is not that key written plainly or in quotes.
+    private static func insert(_ marker: String, before key: String, at mark: Mark, in text: String) -> (String, Int)? {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return nil }
+        var scalars = Array(lines[mark.line - 1].unicodeScalars)
+        var offset = mark.column - 1
+        guard offset < scalars.count else { return nil }
+        if scalars[offset] == "\"" || scalars[offset] == "'" {
+            offset += 1
+        }
+        guard !key.isEmpty, scalars[offset...].starts(with: key.unicodeScalars) else { return nil }
+        scalars.insert(contentsOf: marker.unicodeScalars, at: offset)
+        var line = ""
+        line.unicodeScalars.append(contentsOf: scalars)
+        lines[mark.line - 1] = line
+        return (lines.joined(separator: "\n"), offset + 1)
+    }
+
+    /// The position and message for a libyaml error.
+    private static func describe(_ error: YamlError, in text: String) -> (Int, Int, String) {
+        let hint = "; check the indentation, quotes and brackets here"
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            var message = "invalid YAML: \(problem)"
+            if let context {
+                message += " (\(context.text) from line \(context.mark.line), column \(context.mark.column))"
+            }
+            return (mark.line, mark.column, message + hint)
+        case .reader(let problem, let offset, _, _):
+            let (line, column) = offset.map { lineAndColumn(ofCharacter: $0, in: text) } ?? (0, 0)
+            return (line, column, "invalid YAML: \(problem); remove or replace that character")
+        default:
+            return (0, 0, "invalid YAML: \(error)")
+        }
+    }
+
+    private static func lineAndColumn(ofCharacter offset: Int, in text: String) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for character in text.prefix(offset) {
+            if character == "\n" || character == "\r\n" {
+                line += 1
+                column = 1
+            } else {
+                column += character.unicodeScalars.count
+            }
+        }
+        return (line, column)
+    }
+}
