@@ -6,9 +6,12 @@ let package = Package(
     products: [
         .library(name: "Runner", targets: ["Runner"]),
         .library(name: "Systemd", targets: ["Systemd"]),
+        .executable(name: "runnerd", targets: ["runnerd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The library port. It must stay free of Foundation, Dispatch and every package.
@@ -25,15 +28,48 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Linux calls Swift cannot make: fork/exec for a threaded parent, epoll, eventfd, pipe2.
+        .target(name: "CLinuxSupport"),
+        .target(
+            name: "RunnerDaemon",
+            dependencies: [
+                "Runner",
+                "Systemd",
+                "CLinuxSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "runnerd",
+            dependencies: [
+                "RunnerDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(
+            name: "RunnerDaemonTests",
+            dependencies: [
+                "RunnerDaemon",
+                "runnerd",
+                "RunnerdTestSupport",
+                "Runner",
+                "Systemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SystemdTests",
             dependencies: [
                 "Systemd",
                 "SystemdTestHelper",
+                "RunnerdTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What several test targets share: a notify-socket receiver, deadlines.
+        .target(name: "RunnerdTestSupport", path: "Tests/RunnerdTestSupport"),
         // A fixture program SystemdTests runs as a child process (in a private mount namespace for
         // the journal), where changing the environment or binding /run/systemd/journal is safe.
         .executableTarget(
@@ -48,7 +84,7 @@ let package = Package(
 )
 
 // Package-wide strictness, applied once to every target.
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CLinuxSupport" {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .swiftLanguageMode(.v6),
         .enableUpcomingFeature("ExistentialAny"),

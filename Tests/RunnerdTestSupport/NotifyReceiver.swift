@@ -1,27 +1,28 @@
 import Glibc
 
-/// The service manager's side of the notify protocol, for tests: a Unix datagram socket with
+/// The service manager's side of the notify protocol, for tests of the Systemd module and of the
+/// daemon: a Unix datagram socket with
 /// `SO_PASSCRED`, bound either at a fresh filesystem path or at a fresh abstract name.
-final class NotifyReceiver {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class NotifyReceiver {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// One datagram and the sender's process ID, from the kernel's `SCM_CREDENTIALS`.
-    struct Datagram {
-        let bytes: [UInt8]
-        let senderPID: Int32
+    public struct Datagram: Sendable {
+        public let bytes: [UInt8]
+        public let senderPID: Int32
 
-        var text: String { String(decoding: bytes, as: UTF8.self) }
+        public var text: String { String(decoding: bytes, as: UTF8.self) }
     }
 
-    enum Kind: String, CaseIterable, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
         case path
         case abstract
     }
 
     /// The address as `NOTIFY_SOCKET` spells it: `/…/notify` or `@…`.
-    let address: String
+    public let address: String
     private let fd: Int32
     private let directory: String?
 
@@ -29,7 +30,7 @@ final class NotifyReceiver {
     // value on Linux.
     private static let scmCredentials: Int32 = 2
 
-    init(_ kind: Kind) throws {
+    public init(_ kind: Kind) throws {
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
         var on: Int32 = 1
@@ -41,7 +42,7 @@ final class NotifyReceiver {
         let length: Int
         switch kind {
         case .path:
-            var template = Array("/tmp/systemd-tests-XXXXXX".utf8CString)
+            var template = Array("/tmp/runnerd-tests-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
             directory = String(cString: made)
             address = directory! + "/notify"
@@ -50,7 +51,7 @@ final class NotifyReceiver {
             length = pathOffset + bytes.count + 1
         case .abstract:
             directory = nil
-            address = "@systemd-tests-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+            address = "@runnerd-tests-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
             let bytes = Array(address.utf8)
             withUnsafeMutableBytes(of: &storage.sun_path) {
                 $0.copyBytes(from: bytes)
@@ -73,7 +74,7 @@ final class NotifyReceiver {
     }
 
     /// The next datagram; throws if none arrives within `timeout`.
-    func receive(timeout: Duration = .seconds(10)) throws -> Datagram {
+    public func receive(timeout: Duration = .seconds(10)) throws -> Datagram {
         let deadline = Deadline(after: timeout)
         while true {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

@@ -1,3 +1,4 @@
+import RunnerdTestSupport
 import Glibc
 import Systemd
 import Testing

@@ -1,3 +1,4 @@
+import RunnerdTestSupport
 import Glibc
 
 /// Runs a program to completion with a given environment and captures its standard output, with
@@ -129,22 +130,5 @@ struct ChildProcess {
         descriptors: [Int32: Int32] = [:]
     ) throws -> Result {
         try run(helperPath, [mode] + arguments, environment: environment, input: input, descriptors: descriptors)
-    }
-}
-
-/// A point in time on the monotonic clock, for bounded waits.
-struct Deadline {
-    private let end: ContinuousClock.Instant
-
-    init(after duration: Duration) {
-        end = .now + duration
-    }
-
-    /// Milliseconds left, rounded up, and never negative, for poll(2).
-    var remainingMilliseconds: Int32 {
-        let left = end - .now
-        guard left > .zero else { return 0 }
-        let (seconds, attoseconds) = left.components
-        return Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, Int64(Int32.max)))
     }
 }

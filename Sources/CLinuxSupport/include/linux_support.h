@@ -1,0 +1,63 @@
+#ifndef RUNNERD_LINUX_SUPPORT_H
+#define RUNNERD_LINUX_SUPPORT_H
+
+// The Linux interfaces runnerd needs that Swift's Glibc module does not show: fork and exec done
+// safely for a multithreaded parent, epoll, eventfd, and pipe2.
+#include <sys/types.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+/// What runnerd_spawn does in the child, in order. Each step that fails reports its stage and
+/// errno to the parent and ends the child with status 127; the parent turns that into a message.
+typedef enum {
+    RUNNERD_SPAWN_STAGE_NONE = 0,
+    RUNNERD_SPAWN_STAGE_FORK = 1,
+    RUNNERD_SPAWN_STAGE_SESSION = 2,
+    RUNNERD_SPAWN_STAGE_DEATH_SIGNAL = 3,
+    RUNNERD_SPAWN_STAGE_STDIO = 4,
+    RUNNERD_SPAWN_STAGE_CHDIR = 5,
+    RUNNERD_SPAWN_STAGE_GROUPS = 6,
+    RUNNERD_SPAWN_STAGE_GID = 7,
+    RUNNERD_SPAWN_STAGE_UID = 8,
+    RUNNERD_SPAWN_STAGE_EXEC = 9,
+} runnerd_spawn_stage;
+
+typedef struct {
+    const char *path;               // the executable, absolute
+    char *const *argv;              // NULL-terminated
+    char *const *envp;              // NULL-terminated
+    const char *working_directory;  // NULL: inherit
+    int set_credentials;            // nonzero: apply groups, gid, uid below
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t group_count;
+    int stdout_fd;                  // becomes the child's fd 1
+    int stderr_fd;                  // becomes the child's fd 2
+    int death_signal;               // PR_SET_PDEATHSIG; 0 for none
+} runnerd_spawn_request;
+
+typedef struct {
+    pid_t pid;                      // the child, when the spawn succeeded
+    int stage;                      // a runnerd_spawn_stage, NONE on success
+    int error;                      // errno of the failed stage
+} runnerd_spawn_result;
+
+/// Starts a child in a new session (so it leads its own process group) with stdin on /dev/null,
+/// all signals unblocked and at their default dispositions, and then execs the request's program.
+/// Returns 0 once the exec has succeeded, or -1 with result->stage and result->error set; a child
+/// that failed is already reaped when this returns.
+///
+/// Signals are blocked in the calling thread around the fork, so that no handler of the parent
+/// ever runs in the child. The death signal is tied to the calling thread: call this from a
+/// thread that lives as long as the children should.
+int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result);
+
+/// Makes the calling process a child subreaper: orphaned descendants are re-parented to it.
+int runnerd_become_subreaper(void);
+
+/// pipe2(fds, O_CLOEXEC), which Swift cannot see without _GNU_SOURCE.
+int runnerd_pipe_cloexec(int fds[2]);
+
+#endif

@@ -1,0 +1,166 @@
+import CLinuxSupport
+import Glibc
+
+/// One service's stdout or stderr: the daemon's read end of the pipe, read on the event loop,
+/// split into lines and handed to the `LogWriter`.
+///
+/// Lines longer than `maximumLine` bytes are cut into several, a last line without a newline is
+/// still forwarded at end of file, and a child that writes without newlines cannot make the
+/// daemon buffer more than one `maximumLine` per pipe. Loop only, except `init`.
+final class OutputPipe: @unchecked Sendable {
+    // @unchecked: after init, every member is used only on the event loop's thread.
+
+    /// journald's own default line limit is 48 KiB; 16 KiB keeps entries readable and bounds memory.
+    static let maximumLine = 16 * 1024
+    /// Read at most this much per wake-up, so that one flooding child cannot starve the others.
+    static let readChunk = 64 * 1024
+
+    let source: LogWriter.Source
+    let stream: LogWriter.Stream
+    /// The daemon's end, non-blocking.
+    let readFD: Int32
+    /// The child's end, given to the spawn and closed in the daemon right after.
+    let writeFD: Int32
+    private let router: OutputRouter
+    private var partial: [UInt8] = []
+    private var pid: Int32 = 0
+    private(set) var isOpen = true
+    /// Called once, at end of file.
+    var onClose: (() -> Void)?
+
+    init(source: LogWriter.Source, stream: LogWriter.Stream, router: OutputRouter) throws(SpawnError) {
+        var fds: [Int32] = [-1, -1]
+        guard runnerd_pipe_cloexec(&fds) == 0 else {
+            throw SpawnError(stage: Int32(RUNNERD_SPAWN_STAGE_STDIO.rawValue), errno: errno, executable: "", workingDirectory: nil, credentials: nil)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+        _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
+        self.source = source
+        self.stream = stream
+        self.router = router
+    }
+
+    /// Loop only. Closes the child's end (now held by the child) and starts reading.
+    func start(pid: Int32) {
+        self.pid = pid
+        close(writeFD)
+        router.loop.watch(readFD) { [self] in readAvailable() }
+    }
+
+    /// Loop only. Gives up on a pipe whose child was never spawned.
+    func abandon() {
+        close(writeFD)
+        close(readFD)
+        isOpen = false
+    }
+
+    /// Loop only. Resumes reading after the writer throttled it.
+    func resume() {
+        guard isOpen else { return }
+        router.loop.watch(readFD) { [self] in readAvailable() }
+        readAvailable()
+    }
+
+    private func readAvailable() {
+        let count = router.scratch.withUnsafeMutableBytes { buffer in
+            read(readFD, buffer.baseAddress, min(buffer.count, Self.readChunk))
+        }
+        if count < 0 {
+            if errno == EAGAIN || errno == EINTR { return }
+            finish()
+            return
+        }
+        if count == 0 {
+            finish()
+            return
+        }
+        var accepting = true
+        router.scratch.withUnsafeBytes { buffer in
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+            var lineStart = 0
+            while let newline = chunk[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+                let piece = UnsafeRawBufferPointer(rebasing: chunk[lineStart..<newline])
+                if partial.isEmpty {
+                    accepting = emitSplitting(piece) && accepting
+                } else {
+                    partial.append(contentsOf: piece)
+                    accepting = partial.withUnsafeBytes { emitSplitting($0) } && accepting
+                    partial.removeAll(keepingCapacity: true)
+                }
+                lineStart = newline + 1
+            }
+            partial.append(contentsOf: chunk[lineStart...])
+            while partial.count >= Self.maximumLine {
+                accepting = partial.withUnsafeBytes { emit(UnsafeRawBufferPointer(rebasing: $0[..<Self.maximumLine])) } && accepting
+                partial.removeFirst(Self.maximumLine)
+            }
+        }
+        if !accepting {
+            router.loop.unwatch(readFD)
+            router.throttled(self)
+        }
+    }
+
+    private func emitSplitting(_ line: UnsafeRawBufferPointer) -> Bool {
+        var accepting = true
+        var start = 0
+        repeat {
+            let end = min(line.count, start + Self.maximumLine)
+            accepting = emit(UnsafeRawBufferPointer(rebasing: line[start..<end])) && accepting
+            start = end
+        } while start < line.count
+        return accepting
+    }
+
+    private func emit(_ line: UnsafeRawBufferPointer) -> Bool {
+        router.lineArrived(line, from: self)
+        return router.writer.append(line, from: source, stream: stream, pid: pid)
+    }
+
+    private func finish() {
+        if !partial.isEmpty {
+            _ = partial.withUnsafeBytes { emitSplitting($0) }
+            partial = []
+        }
+        router.loop.unwatch(readFD)
+        close(readFD)
+        isOpen = false
+        onClose?()
+        onClose = nil
+    }
+}
+
+/// Connects every service's pipes to the log writer, and pauses and resumes them together when
+/// the writer falls behind.
+final class OutputRouter: @unchecked Sendable {
+    // @unchecked: `paused` and `scratch` are used only on the event loop's thread.
+
+    let loop: EventLoop
+    let writer: LogWriter
+    /// One read buffer for all pipes: reads happen one at a time on the loop.
+    fileprivate var scratch = [UInt8](repeating: 0, count: OutputPipe.readChunk)
+    private var paused: [OutputPipe] = []
+    /// Loop only. Sees every line before the writer does (for `log-line` readiness probes).
+    var lineObserver: ((UnsafeRawBufferPointer, OutputPipe) -> Void)?
+
+    init(loop: EventLoop, writer: LogWriter) {
+        self.loop = loop
+        self.writer = writer
+        writer.onDrained { [self] in
+            loop.execute { [self] in
+                let resumed = paused
+                paused = []
+                for pipe in resumed { pipe.resume() }
+            }
+        }
+    }
+
+    fileprivate func throttled(_ pipe: OutputPipe) {
+        paused.append(pipe)
+    }
+
+    fileprivate func lineArrived(_ line: UnsafeRawBufferPointer, from pipe: OutputPipe) {
+        lineObserver?(line, pipe)
+    }
+}

@@ -1,0 +1,153 @@
+import CLinuxSupport
+import Glibc
+import Synchronization
+
+/// The daemon's event loop: one OS thread that waits in `epoll_wait` for child output, its own
+/// wake-ups and its timers, and runs everything that touches children from there.
+///
+/// Children are spawned from this thread too, on purpose: `PR_SET_PDEATHSIG` fires when the
+/// *thread* that forked a child exits, and this thread lives as long as the daemon.
+///
+/// Work is handed in from any thread with `execute(_:)`. Everything marked "loop only" must run
+/// on the loop thread. The loop sleeps without a timeout while it has no timers, so an idle
+/// daemon does not wake up periodically.
+final class EventLoop: @unchecked Sendable {
+    // @unchecked: `handlers`, `timers` and `nextTimerID` are touched only on the loop thread;
+    // the inbox is guarded by its Mutex; the file descriptors are fixed after init.
+
+    typealias TimerID = UInt64
+
+    private let epoll: Int32
+    private let wakeFD: Int32
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let threadID = Atomic<UInt>(0)
+    private var handlers: [Int32: () -> Void] = [:]
+    private var timers: [(deadline: UInt64, id: TimerID, action: () -> Void)] = []
+    private var nextTimerID: TimerID = 1
+
+    /// Starts the loop thread.
+    init(name: String) {
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        precondition(epoll >= 0 && wakeFD >= 0, "cannot create the event loop: errno \(errno)")
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = wakeFD
+        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
+        let started = Atomic(false)
+        startThread(named: name) { [self] in
+            threadID.store(pthread_self(), ordering: .releasing)
+            started.store(true, ordering: .releasing)
+            run()
+        }
+        while !started.load(ordering: .acquiring) { sched_yield() }
+    }
+
+    /// Whether the caller runs on the loop thread.
+    var inLoop: Bool {
+        threadID.load(ordering: .acquiring) == pthread_self()
+    }
+
+    /// Runs `work` on the loop thread, after what was handed in before it.
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        let wasEmpty = inbox.withLock { inbox in
+            inbox.append(work)
+            return inbox.count == 1
+        }
+        if wasEmpty {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    /// Runs `work` on the loop thread and returns its result to the awaiting task.
+    func submit<Value: Sendable>(_ work: @escaping @Sendable () -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            execute { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Loop only. Calls `onReadable` whenever `fd` is readable (or hung up) until `unwatch`.
+    func watch(_ fd: Int32, onReadable: @escaping () -> Void) {
+        handlers[fd] = onReadable
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+        event.data.fd = fd
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+    }
+
+    /// Loop only. Stops watching `fd`; the caller still owns and closes it.
+    func unwatch(_ fd: Int32) {
+        guard handlers.removeValue(forKey: fd) != nil else { return }
+        epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
+    }
+
+    /// Loop only. Runs `action` on the loop once `delay` has passed.
+    @discardableResult
+    func schedule(after delay: Duration, _ action: @escaping () -> Void) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        let deadline = monotonicNow() &+ UInt64(max(0, delay.nanoseconds))
+        let index = timers.firstIndex { $0.deadline > deadline } ?? timers.endIndex
+        timers.insert((deadline, id, action), at: index)
+        return id
+    }
+
+    /// Loop only. Cancels a timer that has not fired.
+    func cancelTimer(_ id: TimerID) {
+        timers.removeAll { $0.id == id }
+    }
+
+    private func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        while true {
+            let timeout = millisecondsUntilNextTimer()
+            let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
+            if count < 0 && errno != EINTR { fatalError("epoll_wait failed: errno \(errno)") }
+            for index in 0..<max(0, Int(count)) {
+                let fd = events[index].data.fd
+                if fd == wakeFD {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                } else {
+                    handlers[fd]?()
+                }
+            }
+            for work in inbox.withLock({ inbox in defer { inbox = [] }; return inbox }) { work() }
+            runDueTimers()
+        }
+    }
+
+    private func millisecondsUntilNextTimer() -> Int32 {
+        guard let first = timers.first else { return -1 }
+        let now = monotonicNow()
+        guard first.deadline > now else { return 0 }
+        // Round up, so that the loop never wakes a little early and spins.
+        return Int32(min(UInt64(Int32.max), (first.deadline - now + 999_999) / 1_000_000))
+    }
+
+    private func runDueTimers() {
+        let now = monotonicNow()
+        while let first = timers.first, first.deadline <= now {
+            timers.removeFirst()
+            first.action()
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds.
+func monotonicNow() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}

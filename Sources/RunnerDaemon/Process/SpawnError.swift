@@ -1,0 +1,55 @@
+import CLinuxSupport
+import Glibc
+
+/// A service's process could not be started. Its message says what failed and what to do.
+public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The step that failed: "exec", "chdir", "setuid", ...
+    public let stage: String
+    public let errno: Int32
+    public let executable: String
+    /// What the failing step was about (the directory, the user), for the message.
+    public let subject: String
+
+    init(stage: Int32, errno: Int32, executable: String, workingDirectory: String?, credentials: Credentials?) {
+        self.errno = errno
+        self.executable = executable
+        switch UInt32(stage) {
+        case RUNNERD_SPAWN_STAGE_CHDIR.rawValue:
+            self.stage = "chdir"
+            subject = workingDirectory ?? ""
+        case RUNNERD_SPAWN_STAGE_GROUPS.rawValue, RUNNERD_SPAWN_STAGE_GID.rawValue, RUNNERD_SPAWN_STAGE_UID.rawValue:
+            self.stage = "credentials"
+            subject = credentials.map { "\($0.userName ?? "uid \($0.uid)") (uid \($0.uid), gid \($0.gid))" } ?? ""
+        case RUNNERD_SPAWN_STAGE_EXEC.rawValue:
+            self.stage = "exec"
+            subject = executable
+        case RUNNERD_SPAWN_STAGE_FORK.rawValue:
+            self.stage = "fork"
+            subject = ""
+        default:
+            self.stage = "setup"
+            subject = ""
+        }
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        switch stage {
+        case "exec":
+            let hint = errno == ENOENT ? "check the command's path"
+                : errno == EACCES ? "make it executable (chmod +x) and readable by the service's user"
+                : errno == ENOEXEC ? "it is not a program this system can run; add a #! line or fix the file"
+                : "check the command"
+            return "cannot execute \(executable): \(reason); \(hint)"
+        case "chdir":
+            return "cannot enter working directory \(subject): \(reason); create it or fix working-directory"
+        case "credentials":
+            let hint = errno == EPERM ? "runnerd must run as root to switch users" : "check user and group"
+            return "cannot switch to \(subject): \(reason); \(hint)"
+        case "fork":
+            return "cannot create a process: \(reason); the system is out of processes or memory"
+        default:
+            return "cannot set up the process: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Logging
+import Runner
+import Synchronization
+
+/// Runs one group: all its services as one `GroupRunner`, and again after each stop for as long
+/// as its restart policy allows. Other groups never see its trouble.
+final class GroupSupervisor: Sendable {
+    /// How a group's supervision ended.
+    enum Outcome: Sendable, Equatable {
+        /// The daemon asked it to stop; `killed` names the services that had to be killed.
+        case stopped(killed: [String])
+        /// It stopped cleanly and its policy does not restart it.
+        case finished
+        /// It failed and may not restart again.
+        case gaveUp(reason: String)
+    }
+
+    let config: GroupConfig
+    private let makeService: @Sendable (ServiceConfig) -> ProcessService
+    private let status: DaemonStatus
+    private let logger: Logger
+    /// The services of the current run, for a forced stop.
+    private let current = Mutex<[ProcessService]>([])
+
+    init(config: GroupConfig, status: DaemonStatus, logger: Logger, makeService: @escaping @Sendable (ServiceConfig) -> ProcessService) {
+        self.config = config
+        self.status = status
+        self.logger = logger
+        self.makeService = makeService
+    }
+
+    /// Sends SIGKILL to every running service of the group (a second SIGTERM to the daemon).
+    func killAll() {
+        for service in current.withLock({ $0 }) { service.kill() }
+    }
+
+    /// Supervises the group until `token` is cancelled, or the group is finished or gives up.
+    func run(_ token: CancellationToken) async -> Outcome {
+        var policy = RestartPolicy(config)
+        let name = config.name
+        while true {
+            let (killed, trigger) = await runOnce(token)
+            if token.isCancelled { return .stopped(killed: killed) }
+            let failed = trigger.error != nil
+            let what = "group \(name): service \(trigger.runnerID) \(describe(trigger))"
+            let others = config.services.count - 1
+            let stopped = others == 0 ? "" : "; stopped \(others) other service\(others == 1 ? "" : "s")"
+            switch policy.groupStopped(failed: failed, at: .now) {
+            case .restart(let delay, let number, let limit):
+                logger.warning("\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))")
+                status.groupRestarting(name, after: delay, number: number, limit: limit)
+                await token.child(timeout: delay).wait()
+                if token.isCancelled { return .stopped(killed: []) }
+            case .finished:
+                logger.notice("\(what)\(stopped); restart \(config.restart.rawValue) leaves it down")
+                status.groupDown(name, reason: "finished")
+                return .finished
+            case .giveUp(let reason):
+                logger.error("\(what)\(stopped); giving up because \(reason)")
+                status.groupDown(name, reason: "gave up")
+                return .gaveUp(reason: "service \(trigger.runnerID) \(describe(trigger)), and \(reason)")
+            }
+        }
+    }
+
+    /// One run of the group. Returns the services that had to be killed and the result that
+    /// stopped the group (the first to arrive).
+    private func runOnce(_ token: CancellationToken) async -> (killed: [String], trigger: RunResult) {
+        let services = config.services.map(makeService)
+        current.withLock { $0 = services }
+        defer { current.withLock { $0 = [] } }
+        let group = GroupRunner(interruptDuration: config.groupInterruptTimeout)
+        let runners = services.map { $0.makeRunner() }
+        for runner in runners { try? group.add(runner) }
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        try? group.runAsync(into: continuation)
+        let key = token.addHandler { group.interrupt() }
+        defer { if let key { token.removeHandler(key) } }
+
+        var trigger: RunResult?
+        var killed: [String] = []
+        var remaining = services.count
+        for await result in results {
+            let service = services.first { $0.config.name == result.runnerID }
+            if trigger == nil {
+                trigger = result
+                if !token.isCancelled && services.count > 1 {
+                    logger.info("group \(config.name): service \(result.runnerID) \(describe(result)); stopping the others")
+                }
+            }
+            if let timeout = result.timeout {
+                logger.error("group \(config.name): service \(result.runnerID) did not stop within \(DurationText.format(timeout.duration)); sending SIGKILL to its process group")
+                service?.kill()
+                killed.append(result.runnerID)
+            }
+            remaining -= 1
+            if remaining == 0 { break }
+        }
+        // A killed service's task ends once its process group is gone, which SIGKILL ensures:
+        // nothing of this run outlives it.
+        for (service, runner) in zip(services, runners) where service.wasKilled {
+            await runner.waitUntilFinished()
+        }
+        return (killed, trigger ?? RunResult(runnerID: config.name, error: nil))
+    }
+
+    private func describe(_ result: RunResult) -> String {
+        switch result.error {
+        case nil: "exited with status 0"
+        case let failure as ServiceFailure: "\(failure)"
+        case let spawn as SpawnError: "failed to start: \(spawn)"
+        case let timeout as TimeoutError: "did not stop within \(DurationText.format(timeout.duration))"
+        case let error?: "failed: \(error)"
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Glibc
+import Logging
+import RunnerDaemon
+import Systemd
+
+@main
+struct Runnerd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runnerd",
+        abstract: "Keeps services running as all-or-nothing groups under systemd.",
+        discussion: """
+            With no subcommand, runnerd runs in the foreground (`runnerd run`).
+
+            EXIT CODES
+              0   stopped on request, and every service stopped within its limits
+              1   a required group failed and gave up, or a service had to be killed during a stop
+              64  bad command-line usage
+              78  an invalid or missing config
+            """,
+        version: RunnerdVersion.current,
+        subcommands: [Run.self, Check.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// The options both subcommands take.
+struct ConfigOption: ParsableArguments {
+    @Option(name: [.short, .long], help: "The config file.")
+    var config = "/etc/runnerd/runnerd.yaml"
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the configured groups in the foreground, the way systemd runs runnerd.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        LoggingSystem.bootstrap(Journal.handlerFactory(identifier: "runnerd"))
+        let logger = Logger(label: "runnerd")
+        let config: DaemonConfig
+        do {
+            config = try ConfigLoader.load(path: options.config)
+        } catch {
+            printError("\(error)")
+            logger.critical("invalid config \(options.config); nothing started")
+            throw ExitCode(Daemon.Exit.config)
+        }
+        let daemon = Daemon(config: config, logger: logger, serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream)
+        let code = await daemon.run()
+        throw ExitCode(code)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate the config without starting anything, and summarise it.")
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        do {
+            let config = try ConfigLoader.load(path: options.config)
+            print(ConfigSummary(config))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(Daemon.Exit.config)
+        }
+    }
+}
+
+/// Writes `text` and a newline to standard error, unbuffered.
+private func printError(_ text: String) {
+    let line = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,135 @@
+import Glibc
+@testable import RunnerDaemon
+import Runner
+import Synchronization
+import Testing
+
+/// Services as runners, with real processes.
+@Suite("ProcessService")
+struct ProcessServiceTests {
+    let harness = ServiceHarness()
+
+    private func runToEnd(_ service: ProcessService, within limit: Duration = .seconds(10)) async throws -> RunResult {
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        let runner = service.makeRunner()
+        try runner.runAsync(into: continuation)
+        var iterator = results.makeAsyncIterator()
+        let result = await iterator.next()
+        return try #require(result)
+    }
+
+    @Test func aNonZeroExitIsTheServicesResult() async throws {
+        let result = try await runToEnd(harness.service("failing", ["/bin/sh", "-c", "echo bye; exit 3"]))
+        #expect(result.error as? ServiceFailure == .exited(.exited(3)))
+        #expect(try await harness.waitForLine { $0 == "test/failing | bye" }.contains("test/failing | bye"))
+    }
+
+    @Test func aCleanExitHasNoError() async throws {
+        let result = try await runToEnd(harness.service("done", ["/bin/true"]))
+        #expect(result.error == nil)
+    }
+
+    @Test func theStopSignalGoesToTheProcessGroupAndEndsTheServiceCleanly() async throws {
+        let spawned = Mutex<pid_t>(0)
+        let service = harness.service("sleeper", ["/bin/sh", "-c", "sleep 1000 & wait"], events: .init(spawned: { _, pid in spawned.withLock { $0 = pid } }))
+        let runner = service.makeRunner()
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        try runner.runAsync(into: continuation)
+        try await waitUntil { spawned.withLock { $0 } != 0 }
+        let pid = spawned.withLock { $0 }
+        // The shell's sleep is a grandchild of ours, in the same process group.
+        try await waitUntil { processes().contains { $0.processGroup == pid && $0.pid != pid } }
+        let grandchildren = processes().filter { $0.processGroup == pid && $0.pid != pid }.map(\.pid)
+        runner.interrupt()
+        var iterator = results.makeAsyncIterator()
+        let result = await iterator.next()
+        #expect(result?.error == nil)
+        #expect(!processGroupExists(pid))
+        #expect(grandchildren.allSatisfy { !processExists($0) })
+    }
+
+    @Test func aChildIgnoringItsStopSignalIsKilledAfterTheInterruptTimeout() async throws {
+        let spawned = Mutex<pid_t>(0)
+        let service = harness.service(
+            "stubborn", ["/bin/sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"],
+            interruptTimeout: .milliseconds(500), events: .init(spawned: { _, pid in spawned.withLock { $0 = pid } })
+        )
+        let runner = service.makeRunner()
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        try runner.runAsync(into: continuation)
+        _ = try await harness.waitForLine { $0 == "test/stubborn | ready" }
+        let pid = spawned.withLock { $0 }
+        let start = ContinuousClock.now
+        runner.interrupt()
+        var iterator = results.makeAsyncIterator()
+        let result = await iterator.next()
+        let waited = ContinuousClock.now - start
+        #expect(result?.timeout == TimeoutError(runnerID: "stubborn", duration: .milliseconds(500)))
+        #expect(waited >= .milliseconds(490) && waited < .milliseconds(900), "timed out after \(waited)")
+        #expect(processGroupExists(pid))
+        service.kill()
+        await runner.waitUntilFinished()
+        #expect(!processGroupExists(pid))
+        #expect(service.wasKilled)
+    }
+
+    @Test func spawnFailuresBecomeTheResultWithAClearMessage() async throws {
+        let missing = try await runToEnd(harness.service("missing", ["/nonexistent/program"]))
+        #expect("\(missing.error!)" == "cannot execute /nonexistent/program: No such file or directory; check the command's path")
+
+        let dataFile = "/tmp/runnerd-not-executable-\(getpid())"
+        let fd = open(dataFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        close(fd)
+        defer { unlink(dataFile) }
+        let notExecutable = try await runToEnd(harness.service("data", [dataFile]))
+        #expect("\(notExecutable.error!)" == "cannot execute \(dataFile): Permission denied; make it executable (chmod +x) and readable by the service's user")
+
+        let script = "/tmp/runnerd-no-interpreter-\(getpid())"
+        let scriptFD = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+        _ = write(scriptFD, "echo hi\n", 8)
+        close(scriptFD)
+        defer { unlink(script) }
+        let noInterpreter = try await runToEnd(harness.service("script", [script]))
+        #expect("\(noInterpreter.error!)" == "cannot execute \(script): Exec format error; it is not a program this system can run; add a #! line or fix the file")
+
+        let badDirectory = try await runToEnd(harness.service("lost", ["/bin/true"], workingDirectory: "/nonexistent/dir"))
+        #expect("\(badDirectory.error!)" == "cannot enter working directory /nonexistent/dir: No such file or directory; create it or fix working-directory")
+    }
+
+    @Test func outputLinesArePrefixedSplitWhenLongAndKeptWithoutATrailingNewline() async throws {
+        let long = OutputPipe.maximumLine + 10
+        let script = "echo out; echo err >&2; head -c \(long) /dev/zero | tr '\\0' x; echo; printf partial"
+        _ = try await runToEnd(harness.service("talker", ["/bin/sh", "-c", script]))
+        let lines = try await harness.waitForLine { $0 == "test/talker | partial" }
+        #expect(lines.contains("test/talker | out"))
+        #expect(lines.contains("test/talker | err"))
+        let pieces = lines.filter { $0.hasPrefix("test/talker | xxx") }
+        #expect(pieces.map { $0.count - "test/talker | ".count } == [OutputPipe.maximumLine, 10])
+    }
+
+    @Test func servicesRunWithTheGivenEnvironmentOnly() async throws {
+        _ = try await runToEnd(harness.service("env", ["/usr/bin/env"], environment: ["PATH=/bin", "ONLY=this"]))
+        let lines = try await harness.waitForLine { $0 == "test/env | ONLY=this" }
+        #expect(lines.filter { $0.hasPrefix("test/env | ") } == ["test/env | PATH=/bin", "test/env | ONLY=this"])
+    }
+
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func servicesCanRunAsNobody() async throws {
+        let nobody = Credentials(userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent")
+        _ = try await runToEnd(harness.service("who", ["/usr/bin/id"], credentials: nobody))
+        let lines = try await harness.waitForLine { $0.hasPrefix("test/who | uid=65534") }
+        #expect(lines.contains { $0.hasPrefix("test/who | uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)") })
+    }
+}
+
+/// Waits (bounded) until `condition` holds.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within \(timeout)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
