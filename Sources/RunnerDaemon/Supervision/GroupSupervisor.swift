@@ -92,6 +92,9 @@ final class GroupSupervisor: Sendable {
                 logger.error("group \(config.name): service \(result.runnerID) did not stop within \(DurationText.format(timeout.duration)); sending SIGKILL to its process group")
                 service?.kill()
                 killed.append(result.runnerID)
+            } else if case .killed? = result.error as? ServiceFailure {
+                // Killed by a forced stop before its limit ran out.
+                killed.append(result.runnerID)
             }
             remaining -= 1
             if remaining == 0 { break }

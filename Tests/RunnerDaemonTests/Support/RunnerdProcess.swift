@@ -1,0 +1,159 @@
+import Glibc
+import RunnerdTestSupport
+
+/// The built `runnerd` binary, run as a real daemon process: its output goes to a file the test
+/// reads, its environment is exactly what the test gives, and signals are real.
+final class RunnerdProcess {
+    /// `runnerd`, built next to this test bundle.
+    static var binaryPath: String {
+        var target = [UInt8](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &target, target.count)
+        precondition(count > 0, "cannot read /proc/self/exe")
+        let executable = String(decoding: target[..<count], as: UTF8.self)
+        return executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/runnerd"
+    }
+
+    let pid: pid_t
+    let outputPath: String
+    private(set) var exitCode: Int32?
+
+    /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none).
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        var template = Array("/tmp/runnerd-daemon-out-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw TestTimeout(description: "mkstemp failed") }
+        outputPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { close(fd) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The test process catches some signals; the daemon starts with defaults and no mask.
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var variables = environment
+        if variables["PATH"] == nil { variables["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        let argv = ([Self.binaryPath] + arguments).map { strdup($0) } + [nil]
+        let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, Self.binaryPath, &actions, &attributes, argv, envp)
+        guard status == 0 else { throw TestTimeout(description: "cannot start runnerd: \(String(cString: strerror(status)))") }
+        pid = child
+    }
+
+    deinit {
+        if exitCode == nil {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        unlink(outputPath)
+    }
+
+    /// Everything the daemon and its services printed so far.
+    var output: String {
+        guard let file = fopen(outputPath, "r") else { return "" }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count <= 0 { break }
+            bytes += buffer[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    var lines: [String] { output.split(separator: "\n").map(String.init) }
+
+    /// Waits (bounded) for an output line containing `text`; returns that line.
+    @discardableResult
+    func waitForLine(containing text: String, timeout: Duration = .seconds(15)) async throws -> String {
+        let deadline = Deadline(after: timeout)
+        while !deadline.hasPassed {
+            if let line = lines.first(where: { $0.contains(text) }) { return line }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestTimeout(description: "no line containing \"\(text)\" within \(timeout); output:\n\(output)")
+    }
+
+    /// Waits (bounded) until `count` lines contain `text`.
+    func waitForLines(containing text: String, count: Int, timeout: Duration = .seconds(30)) async throws -> [String] {
+        let deadline = Deadline(after: timeout)
+        while !deadline.hasPassed {
+            let matching = lines.filter { $0.contains(text) }
+            if matching.count >= count { return matching }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestTimeout(description: "fewer than \(count) lines containing \"\(text)\" within \(timeout); output:\n\(output)")
+    }
+
+    func signal(_ number: Int32) {
+        kill(pid, number)
+    }
+
+    /// Waits (bounded) for the daemon to exit and returns its exit code (128 + signal if killed).
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        if let exitCode { return exitCode }
+        let deadline = Deadline(after: timeout)
+        while !deadline.hasPassed {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                let signal = status & 0x7f
+                let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+                exitCode = code
+                return code
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw TestTimeout(description: "runnerd did not exit within \(timeout); output:\n\(output)")
+    }
+
+    /// The pids of the daemon's child processes right now.
+    var childPIDs: [pid_t] {
+        processes().filter { $0.parent == pid }.map(\.pid)
+    }
+
+    /// Every descendant of the daemon, found through /proc.
+    var descendants: [pid_t] {
+        let all = processes()
+        var found: Set<pid_t> = [pid]
+        var grew = true
+        while grew {
+            grew = false
+            for process in all where found.contains(process.parent) && !found.contains(process.pid) {
+                found.insert(process.pid)
+                grew = true
+            }
+        }
+        found.remove(pid)
+        return Array(found)
+    }
+}
+
+/// Writes `text` to a fresh temporary config file and returns its path.
+func temporaryConfig(_ text: String) -> String {
+    var template = Array("/tmp/runnerd-test-XXXXXX.yaml".utf8CString)
+    let fd = mkstemps(&template, 5)
+    precondition(fd >= 0, "mkstemps failed")
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
