@@ -49,7 +49,7 @@ extension ConfigDecoder {
                 duplicate: "a group of this name is already defined",
                 validate: { Self.nameProblem($0, kind: "group") }
             ) ?? []
-            if entries.isEmpty, case .mapping = entry.value {
+            if case .mapping(let mapping) = entry.value, mapping.isEmpty {
                 report(entry.value.mark ?? entry.keyMark, "groups", "has no groups; add at least one group with its services")
             }
             for groupEntry in entries {
@@ -68,7 +68,7 @@ extension ConfigDecoder {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
                 || $0 == "_" || $0 == "-" || $0 == "."
         }
-        guard name.isEmpty || !allowed || name.hasPrefix(".") || name.hasPrefix("-") || name.count > 64 else {
+        if allowed, !name.isEmpty, name.count <= 64, !name.hasPrefix("."), !name.hasPrefix("-") {
             return nil
         }
         return "\(name.debugDescription) is not a valid \(kind) name; use up to 64 letters, digits, \".\", \"_\" and \"-\", starting with a letter, digit or \"_\""
@@ -151,7 +151,7 @@ extension ConfigDecoder {
                 duplicate: "a service of this name is already in this group",
                 validate: { Self.nameProblem($0, kind: "service") }
             ) ?? []
-            if entries.isEmpty, case .mapping = value.value {
+            if case .mapping(let mapping) = value.value, mapping.isEmpty {
                 report(value.value.mark ?? value.keyMark, value.path, "has no services; add at least one service with its command")
             }
             for serviceEntry in entries {

@@ -1,0 +1,390 @@
+import Testing
+import RunnerDaemon
+
+/// One invalid config and exactly what the loader must say about it.
+struct BadConfig: Sendable, CustomTestStringConvertible {
+    let name: String
+    let yaml: String
+    let expected: [String]
+
+    var testDescription: String { name }
+
+    /// A valid one-service config (`groups.web.services.api` running `tool` from the fixture's
+    /// PATH) with `lines` added to the service, starting at line 6, column 9.
+    static func service(_ name: String, _ lines: [String], _ expected: [String]) -> BadConfig {
+        BadConfig(name: name, yaml: serviceYAML(lines), expected: expected)
+    }
+
+    static func serviceYAML(_ lines: [String]) -> String {
+        (["groups:", "  web:", "    services:", "      api:", "        command: [tool]"] + lines.map { "        " + $0 })
+            .joined(separator: "\n") + "\n"
+    }
+
+    /// A valid group `web` (its service on lines 2-5) with `lines` added to the group from line 6, column 5.
+    static func group(_ name: String, _ lines: [String], _ expected: [String]) -> BadConfig {
+        let yaml = (["groups:", "  web:", "    services:", "      api:", "        command: [tool]"] + lines.map { "    " + $0 })
+            .joined(separator: "\n") + "\n"
+        return BadConfig(name: name, yaml: yaml, expected: expected)
+    }
+}
+
+@Suite("Config: every bad config gets its exact message")
+struct ConfigErrorTableTests {
+    static let api = "groups.web.services.api"
+    static let bin = ConfigFixture.bin
+    static let env = ConfigFixture.env
+    static let work = ConfigFixture.work
+
+    static let cases: [BadConfig] = [
+        // The file as a whole.
+        BadConfig(
+            name: "YAML syntax error at libyaml's position", yaml: "groups:\n  web: [1, 2\n",
+            expected: ["runnerd.yaml:3:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence from line 2, column 8); check the indentation, quotes and brackets here"]
+        ),
+        BadConfig(
+            name: "a bad indentation", yaml: "groups:\n  web:\n    services: {}\n   oops: 1\n",
+            expected: ["runnerd.yaml:4:4: invalid YAML: did not find expected key (while parsing a block mapping from line 2, column 3); check the indentation, quotes and brackets here"]
+        ),
+        BadConfig(
+            name: "an empty file", yaml: "",
+            expected: ["runnerd.yaml:1:1: groups: is missing: the file is empty; add groups: with at least one group"]
+        ),
+        BadConfig(
+            name: "a list at the top", yaml: "- web\n",
+            expected: ["runnerd.yaml:1:1: is a list; a config is a map with groups: (and optionally defaults:)"]
+        ),
+        BadConfig(
+            name: "no groups", yaml: "defaults: { interrupt-timeout: 5s }\n",
+            expected: ["runnerd.yaml:1:1: groups: is missing; add groups: with at least one group"]
+        ),
+        BadConfig(
+            name: "an empty groups map", yaml: "groups: {}\n",
+            expected: ["runnerd.yaml:1:9: groups: has no groups; add at least one group with its services"]
+        ),
+        BadConfig(
+            name: "groups without a value", yaml: "groups:\n",
+            expected: ["runnerd.yaml:1:8: groups: has no value; write a map of group names to groups, e.g. groups: { web: { services: ... } }"]
+        ),
+        BadConfig(
+            name: "a misspelt top-level key", yaml: "group:\n  web: {}\n",
+            expected: [
+                "runnerd.yaml:1:1: group: unknown key; did you mean groups?",
+                "runnerd.yaml:1:1: groups: is missing; add groups: with at least one group",
+            ]
+        ),
+        BadConfig(
+            name: "an unknown key in defaults", yaml: "defaults: { restart: never }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
+            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout and group-interrupt-timeout; set restart on each group or service"]
+        ),
+        // Groups.
+        BadConfig(
+            name: "a group without services", yaml: "groups:\n  web:\n    restart: always\n",
+            expected: ["runnerd.yaml:2:3: groups.web.services: is missing; add services: with at least one service"]
+        ),
+        BadConfig(
+            name: "a group with an empty services map", yaml: "groups:\n  web:\n    services: {}\n",
+            expected: ["runnerd.yaml:3:15: groups.web.services: has no services; add at least one service with its command"]
+        ),
+        BadConfig(
+            name: "services written as a list", yaml: "groups:\n  web:\n    services:\n      - api\n",
+            expected: ["runnerd.yaml:4:7: groups.web.services: is a list; write a map of service names to services, e.g. services: { api: { command: [...] } }"]
+        ),
+        BadConfig(
+            name: "a duplicate group name", yaml: "groups:\n  web: { services: { api: { command: [tool] } } }\n  web: { services: { api: { command: [tool] } } }\n",
+            expected: ["runnerd.yaml:3:3: groups.web: a group of this name is already defined; the first is on line 2; rename or remove one"]
+        ),
+        BadConfig(
+            name: "an invalid group name", yaml: "groups:\n  \"my web\": { services: { api: { command: [tool] } } }\n",
+            expected: [#"runnerd.yaml:2:3: groups.my web: "my web" is not a valid group name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
+        ),
+        .group(
+            "a misspelt group key", ["restart-dealy: 2s"],
+            ["runnerd.yaml:6:5: groups.web.restart-dealy: unknown key; did you mean restart-delay?"]
+        ),
+        .group(
+            "a service key on a group", ["user: nobody"],
+            ["runnerd.yaml:6:5: groups.web.user: unknown key; user is a service setting, so put it under groups.web.services.NAME"]
+        ),
+        .group(
+            "an unknown group key", ["colour: blue"],
+            ["runnerd.yaml:6:5: groups.web.colour: unknown key; valid keys here are restart, restart-delay, restart-delay-max, max-restarts, restart-window, required, group-interrupt-timeout and services"]
+        ),
+        .group(
+            "an unknown restart mode", ["restart: on_failure"],
+            [#"runnerd.yaml:6:14: groups.web.restart: "on_failure" is not a restart mode; did you mean on-failure?"#]
+        ),
+        .group(
+            "a restart mode far from any", ["restart: sometimes"],
+            [#"runnerd.yaml:6:14: groups.web.restart: "sometimes" is not a restart mode; write never, on-failure or always"#]
+        ),
+        .group(
+            "max-restarts as a fraction", ["max-restarts: 2.5"],
+            [#"runnerd.yaml:6:19: groups.web.max-restarts: "2.5" is not a whole number; write a number such as 5"#]
+        ),
+        .group(
+            "negative max-restarts", ["max-restarts: -1"],
+            [#"runnerd.yaml:6:19: groups.web.max-restarts: "-1" is negative; write 0 or more, e.g. 5"#]
+        ),
+        .group(
+            "max-restarts as a list", ["max-restarts: [5]"],
+            ["runnerd.yaml:6:19: groups.web.max-restarts: is a list; write a whole number such as 5"]
+        ),
+        .group(
+            "required as yes", ["required: yes"],
+            [#"runnerd.yaml:6:15: groups.web.required: "yes" is not true or false; write true or false"#]
+        ),
+        .group(
+            "required quoted", [#"required: "false""#],
+            [#"runnerd.yaml:6:15: groups.web.required: "false" is quoted, so it is text; write false without quotes"#]
+        ),
+        .group(
+            "restart-delay-max shorter than restart-delay", ["restart-delay: 10s", "restart-delay-max: 500ms"],
+            ["runnerd.yaml:7:24: groups.web.restart-delay-max: 500ms is shorter than restart-delay 10s; make it at least 10s"]
+        ),
+        .group(
+            "a zero restart window", ["restart-window: 0s"],
+            [#"runnerd.yaml:6:21: groups.web.restart-window: "0s" must be longer than 0; write e.g. 5m"#]
+        ),
+        .group(
+            "a key set twice", ["required: true", "required: false"],
+            ["runnerd.yaml:7:5: groups.web.required: is set twice; the first is on line 6; remove one"]
+        ),
+        // Durations.
+        .service(
+            "a duration without a unit", ["interrupt-timeout: 10"],
+            [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "10" has no unit; write e.g. 10s"#]
+        ),
+        .service(
+            "a quoted duration without a unit", [#"interrupt-timeout: "10""#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "10" has no unit; write e.g. 10s"#]
+        ),
+        .service(
+            "a negative duration", ["interrupt-timeout: -5s"],
+            [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "-5s" is negative; write 0 or more, e.g. 10s"#]
+        ),
+        .service(
+            "a duration with an unknown unit", ["interrupt-timeout: 10sec"],
+            [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "10sec" has an unknown unit "sec"; use ms, s, m or h, e.g. 10s"#]
+        ),
+        .service(
+            "a word for a duration", ["interrupt-timeout: soon"],
+            [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "soon" is not a duration; write e.g. 10s, 250ms or 1m30s"#]
+        ),
+        .service(
+            "a map for a duration", ["interrupt-timeout: { seconds: 10 }"],
+            ["runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: is a map; write a duration, e.g. 10s"]
+        ),
+        // Commands.
+        BadConfig(
+            name: "a service without a command", yaml: "groups:\n  web:\n    services:\n      api:\n        user: nobody\n",
+            expected: [#"runnerd.yaml:4:7: groups.web.services.api.command: is missing; write the program and its arguments as a list, e.g. command: ["/usr/bin/api", "--port", "8080"]"#]
+        ),
+        BadConfig(
+            name: "an empty command", yaml: "groups:\n  web:\n    services:\n      api:\n        command: []\n",
+            expected: [#"runnerd.yaml:5:18: groups.web.services.api.command: is empty; name the program to run and its arguments, e.g. ["/usr/bin/api", "--port", "8080"]"#]
+        ),
+        BadConfig(
+            name: "a command written as a string", yaml: "groups:\n  web:\n    services:\n      api:\n        command: tool --fast\n",
+            expected: [#"runnerd.yaml:5:18: groups.web.services.api.command: is a string, not a list; write the program and its arguments as a list, e.g. ["tool", "--fast"]"#]
+        ),
+        BadConfig(
+            name: "an empty program name", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\"\", x]\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: is empty; name the program to run, e.g. /usr/bin/api"]
+        ),
+        BadConfig(
+            name: "a map inside a command", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [tool, {a: 1}]\n",
+            expected: ["runnerd.yaml:5:25: groups.web.services.api.command[1]: is a map; write a string (quote it if it looks like a number or ~)"]
+        ),
+        BadConfig(
+            name: "a program not in PATH", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [pytohn3, -V]\n",
+            expected: [#"runnerd.yaml:5:19: groups.web.services.api.command[0]: "pytohn3" was not found in PATH (\#(bin)); install it or write its full path"#]
+        ),
+        BadConfig(
+            name: "a program found in PATH but not executable", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [plain]\n",
+            expected: [#"runnerd.yaml:5:19: groups.web.services.api.command[0]: "plain" was found at \#(bin)/plain, which is not executable; chmod +x it or write another path"#]
+        ),
+        BadConfig(
+            name: "a program path that does not exist", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/missing]\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/missing does not exist; install it or fix the path"]
+        ),
+        BadConfig(
+            name: "a program path that is not executable", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/plain]\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/plain is not executable; chmod +x it or name another program"]
+        ),
+        BadConfig(
+            name: "a program path that is a directory", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(work)]\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(work) is a directory; name the program inside it"]
+        ),
+        // Working directory, identity, signal.
+        .service(
+            "a relative working directory", ["working-directory: srv/api"],
+            [#"runnerd.yaml:6:28: groups.web.services.api.working-directory: "srv/api" is not an absolute path; write it from /, e.g. /srv/srv/api"#]
+        ),
+        .service(
+            "a working directory that does not exist", ["working-directory: \(work)/missing"],
+            ["runnerd.yaml:6:28: groups.web.services.api.working-directory: \(work)/missing does not exist; create it or fix the path"]
+        ),
+        .service(
+            "a working directory that is a file", ["working-directory: \(work)/run.sh"],
+            ["runnerd.yaml:6:28: groups.web.services.api.working-directory: \(work)/run.sh is not a directory; name a directory"]
+        ),
+        .service(
+            "an unknown user", ["user: no-such-user-x"],
+            [#"runnerd.yaml:6:15: groups.web.services.api.user: "no-such-user-x" is not a user on this host; create it (useradd) or fix the name"#]
+        ),
+        .service(
+            "an unknown group", ["group: no-such-group-x"],
+            [#"runnerd.yaml:6:16: groups.web.services.api.group: "no-such-group-x" is not a group on this host; create it (groupadd) or fix the name"#]
+        ),
+        .service(
+            "a misspelt signal", ["stop-signal: SIGTREM"],
+            [#"runnerd.yaml:6:22: groups.web.services.api.stop-signal: "SIGTREM" is not a signal; did you mean SIGTERM?"#]
+        ),
+        .service(
+            "a signal number out of range", ["stop-signal: 65"],
+            [#"runnerd.yaml:6:22: groups.web.services.api.stop-signal: "65" is not a signal; write a name like SIGTERM or TERM, or a number from 1 to 64"#]
+        ),
+        .service(
+            "a group key on a service", ["restart: always"],
+            ["runnerd.yaml:6:9: groups.web.services.api.restart: unknown key; restart is a group setting, so put it directly under groups.web"]
+        ),
+        BadConfig(
+            name: "a duplicate service name",
+            yaml: "groups:\n  web:\n    services:\n      api: { command: [tool] }\n      api: { command: [tool] }\n",
+            expected: ["runnerd.yaml:5:7: groups.web.services.api: a service of this name is already in this group; the first is on line 4; rename or remove one"]
+        ),
+        // Environment.
+        .service(
+            "an environment file that does not exist", ["environment-files: [\(env)/missing.env]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/missing.env: No such file or directory; create it, or write -\(env)/missing.env to make it optional"]
+        ),
+        .service(
+            "an environment file that cannot be read", ["environment-files: [\(env)/a-directory]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/a-directory: Is a directory; make it a file that root can read"]
+        ),
+        .service(
+            "invalid lines in an environment file", ["environment-files: [\(env)/bad.env]"],
+            [
+                #"runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: \#(env)/bad.env:2: "1BAD" is not a valid variable name; use letters, digits and _, not starting with a digit"#,
+                #"runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: \#(env)/bad.env:3: "NOEQUALS" has no "="; write NOEQUALS=value"#,
+                #"runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: \#(env)/bad.env:4: "export E" is not a valid variable name; systemd reads no "export", so drop it"#,
+            ]
+        ),
+        .service(
+            "environment files written as one string", ["environment-files: /etc/default/api"],
+            ["runnerd.yaml:6:28: groups.web.services.api.environment-files: is a string, not a list; write a list, e.g. [/etc/default/api]"]
+        ),
+        .service(
+            "an invalid variable name", ["environment: { 2FAST: yes }"],
+            [#"runnerd.yaml:6:24: groups.web.services.api.environment.2FAST: "2FAST" is not a valid variable name; use letters, digits and _, not starting with a digit"#]
+        ),
+        .service(
+            "a variable set twice", ["environment:", "  LEVEL: info", "  LEVEL: debug"],
+            ["runnerd.yaml:8:11: groups.web.services.api.environment.LEVEL: this variable is already set; the first is on line 7; rename or remove one"]
+        ),
+        .service(
+            "a variable with a list value", ["environment: { PORTS: [1, 2] }"],
+            [#"runnerd.yaml:6:31: groups.web.services.api.environment.PORTS: is a list; write text, e.g. PORTS: info, or PORTS: "" for an empty value"#]
+        ),
+        // Probes.
+        .service(
+            "a probe with two checks", [#"ready: { tcp: "127.0.0.1:8080", http: "http://127.0.0.1:8080/" }"#],
+            ["runnerd.yaml:6:41: groups.web.services.api.ready.http: a probe has one check, and tcp is already set on line 6; remove one"]
+        ),
+        .service(
+            "a probe with no check", ["ready: { timeout: 5s }"],
+            [#"runnerd.yaml:6:9: groups.web.services.api.ready: names no check; add one of tcp, http, exec, log-line or notify, e.g. ready: { tcp: "127.0.0.1:8080" }"#]
+        ),
+        .service(
+            "a tcp probe without a port", [#"ready: { tcp: "127.0.0.1" }"#],
+            [#"runnerd.yaml:6:23: groups.web.services.api.ready.tcp: "127.0.0.1" has no port; write host:port, e.g. 127.0.0.1:8080"#]
+        ),
+        .service(
+            "a tcp probe with a bad port", [#"ready: { tcp: "localhost:99999" }"#],
+            [#"runnerd.yaml:6:23: groups.web.services.api.ready.tcp: "localhost:99999" has an invalid port; use 1 to 65535; write host:port, e.g. 127.0.0.1:8080"#]
+        ),
+        .service(
+            "an https probe", [#"ready: { http: "https://127.0.0.1/" }"#],
+            [#"runnerd.yaml:6:24: groups.web.services.api.ready.http: "https://127.0.0.1/" uses https, which the probe does not speak; probe a plain http:// address, e.g. http://127.0.0.1:8080/healthz"#]
+        ),
+        .service(
+            "an invalid log-line pattern", [#"ready: { log-line: "listening (on" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "listening (on" is not a valid regular expression (expected ')'); fix the pattern or escape special characters with \"#]
+        ),
+        .service(
+            "notify turned off", ["ready: { notify: false }"],
+            [#"runnerd.yaml:6:26: groups.web.services.api.ready.notify: "false" turns no probe on; write notify: true, or remove ready:"#]
+        ),
+        .service(
+            "an exec probe with an empty command", ["ready: { exec: [] }"],
+            [#"runnerd.yaml:6:24: groups.web.services.api.ready.exec: is empty; name the program to run and its arguments, e.g. ["/usr/bin/api", "--port", "8080"]"#]
+        ),
+        .service(
+            "a misspelt probe key", [#"ready: { tcp: "127.0.0.1:80", timout: 5s }"#],
+            ["runnerd.yaml:6:39: groups.web.services.api.ready.timout: unknown key; did you mean timeout?"]
+        ),
+        .service(
+            "log-line as a health check", [#"health: { log-line: "ok" }"#],
+            [
+                #"runnerd.yaml:6:9: groups.web.services.api.health: names no check; add one of tcp, http or exec, e.g. health: { http: "http://127.0.0.1:8080/healthz" }"#,
+                "runnerd.yaml:6:19: groups.web.services.api.health.log-line: unknown key; log-line only tells when a service is ready; health: checks with tcp, http or exec",
+            ]
+        ),
+        .service(
+            "zero health failures", [#"health: { tcp: "127.0.0.1:80", failures: 0 }"#],
+            [#"runnerd.yaml:6:50: groups.web.services.api.health.failures: "0" is too small; write at least 1, e.g. 3"#]
+        ),
+        .service(
+            "a zero health interval", [#"health: { tcp: "127.0.0.1:80", interval: 0s }"#],
+            [#"runnerd.yaml:6:50: groups.web.services.api.health.interval: "0s" must be longer than 0; write e.g. 10s"#]
+        ),
+        .service(
+            "a watchdog without notify", ["watchdog: 10s"],
+            ["runnerd.yaml:6:9: groups.web.services.api.watchdog: needs ready: notify, since the service pings it with WATCHDOG=1 on its notify socket; add ready: { notify: true } or remove watchdog"]
+        ),
+        .service(
+            "a duplicate key in a flow map keeps later columns right", [#"ready: { timeout: 5s, timeout: 6s, tcp: 8080 }"#],
+            [
+                "runnerd.yaml:6:31: groups.web.services.api.ready.timeout: is set twice; the first is on line 6; remove one",
+                #"runnerd.yaml:6:49: groups.web.services.api.ready.tcp: "8080" has no port; write host:port, e.g. 127.0.0.1:8080"#,
+            ]
+        ),
+    ]
+
+    @Test(arguments: cases)
+    func badConfigIsRejectedWithItsExactMessages(_ bad: BadConfig) {
+        #expect(ConfigFixture.errors(bad.yaml) == bad.expected)
+    }
+
+    @Test func tableCoversAtLeastThirtyBadConfigs() {
+        #expect(Self.cases.count >= 30)
+    }
+
+    @Test func missingFileSaysHowToFixIt() {
+        let missing = "\(ConfigFixture.directory)/no-such-runnerd.yaml"
+        #expect(throws: ConfigErrors([
+            ConfigError(
+                file: missing, line: 0, column: 0, keyPath: "",
+                message: "cannot read: No such file or directory; pass --config PATH or create it"
+            )
+        ])) {
+            try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
+        }
+        do {
+            _ = try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
+        } catch {
+            #expect(error.description == "\(missing): cannot read: No such file or directory; pass --config PATH or create it")
+        }
+    }
+
+    @Test func fileThatIsNotUTF8IsRejected() {
+        let path = "\(ConfigFixture.directory)/latin1.yaml"
+        // "café" in Latin-1: 0xE9 alone is not UTF-8.
+        ConfigFixture.write(path, bytes: Array("groups: {}\n# caf".utf8) + [0xE9, 0x0A], mode: 0o644)
+        #expect(throws: ConfigErrors([
+            ConfigError(file: path, line: 0, column: 0, keyPath: "", message: "is not UTF-8 text; save it as UTF-8")
+        ])) {
+            try ConfigLoader.load(path: path, environment: ConfigFixture.environment)
+        }
+    }
+}

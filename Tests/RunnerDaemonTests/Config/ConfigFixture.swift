@@ -1,0 +1,64 @@
+import Glibc
+import RunnerDaemon
+
+/// Files the config tests point at, made once per test process in a fresh directory under /tmp,
+/// so that executables, directories and environment files exist exactly as each test expects.
+enum ConfigFixture {
+    /// The fixture's root, e.g. `/tmp/runnerd-config-tests-AbC123`.
+    static let directory: String = {
+        var template = Array("/tmp/runnerd-config-tests-XXXXXX".utf8CString)
+        let root = template.withUnsafeMutableBufferPointer { buffer in
+            guard let made = mkdtemp(buffer.baseAddress!) else { preconditionFailure("mkdtemp failed: \(errno)") }
+            return String(cString: made)
+        }
+        for directory in ["bin", "bin2", "work", "env", "env/a-directory"] {
+            mkdir("\(root)/\(directory)", 0o755)
+        }
+        write("\(root)/bin/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        write("\(root)/bin/plain", "not a program\n", mode: 0o644)
+        write("\(root)/bin/python3", "#!/bin/sh\nexit 0\n", mode: 0o644)
+        write("\(root)/bin2/python3", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        write("\(root)/work/run.sh", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        write("\(root)/env/first.env", "# shared settings\nA=1\nB=2\n", mode: 0o644)
+        write("\(root)/env/second.env", "B=3\nC=4\n", mode: 0o644)
+        write("\(root)/env/bad.env", "GOOD=1\n1BAD=2\nNOEQUALS\nexport E=5\n", mode: 0o644)
+        return root
+    }()
+
+    /// Holds `tool` (executable), `plain` (not executable) and a non-executable `python3`.
+    static var bin: String { directory + "/bin" }
+    /// Holds an executable `python3`.
+    static var bin2: String { directory + "/bin2" }
+    /// An existing directory, holding the executable `run.sh`.
+    static var work: String { directory + "/work" }
+    /// `first.env`, `second.env`, `bad.env` and the directory `a-directory`.
+    static var env: String { directory + "/env" }
+
+    /// The environment the tests load with: only `PATH`, and only the fixture's `bin`.
+    static var environment: [String: String] { ["PATH": bin] }
+
+    /// The error lines `yaml` produces as `runnerd.yaml`, or `[]` when it loads.
+    static func errors(_ yaml: String, environment: [String: String] = environment) -> [String] {
+        do {
+            _ = try ConfigLoader.parse(yaml: yaml, path: "runnerd.yaml", environment: environment)
+            return []
+        } catch {
+            return error.errors.map(\.description)
+        }
+    }
+
+    /// Writes `contents` to `path` with `mode`, replacing any file there.
+    static func write(_ path: String, _ contents: String, mode: mode_t) {
+        write(path, bytes: Array(contents.utf8), mode: mode)
+    }
+
+    /// Writes `bytes` to `path` with `mode`, replacing any file there.
+    static func write(_ path: String, bytes: [UInt8], mode: mode_t) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        precondition(fd >= 0, "cannot create \(path): \(errno)")
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        precondition(written == bytes.count)
+        fchmod(fd, mode)
+        close(fd)
+    }
+}
