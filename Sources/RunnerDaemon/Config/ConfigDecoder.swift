@@ -74,7 +74,11 @@ struct ConfigDecoder {
     /// a report, when `node` is not a map. `hint` finishes the wrong-type message.
     mutating func entries(of node: Node, path: String, keyMark: Mark?, hint: String) -> [Entry]? {
         guard case .mapping(let mapping) = node else {
-            report(node.mark ?? keyMark, path, "\(kind(of: node)); \(hint)")
+            if case .scalar(let scalar) = node, !isNull(node) {
+                report(node.mark ?? keyMark, path, "\(scalar.string.debugDescription) is not a map; \(hint)")
+            } else {
+                report(node.mark ?? keyMark, path, "\(kind(of: node)); \(hint)")
+            }
             return nil
         }
         var result: [Entry] = []

@@ -90,6 +90,10 @@ struct ConfigErrorTableTests {
             expected: ["runnerd.yaml:4:7: groups.web.services: is a list; write a map of service names to services, e.g. services: { api: { command: [...] } }"]
         ),
         BadConfig(
+            name: "a service written as a word", yaml: "groups:\n  web:\n    services:\n      api: tool\n",
+            expected: [#"runnerd.yaml:4:12: groups.web.services.api: "tool" is not a map; write a map with command: and the service's settings"#]
+        ),
+        BadConfig(
             name: "a duplicate group name", yaml: "groups:\n  web: { services: { api: { command: [tool] } } }\n  web: { services: { api: { command: [tool] } } }\n",
             expected: ["runnerd.yaml:3:3: groups.web: a group of this name is already defined; the first is on line 2; rename or remove one"]
         ),

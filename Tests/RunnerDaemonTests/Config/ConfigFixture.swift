@@ -47,6 +47,19 @@ enum ConfigFixture {
         }
     }
 
+    /// The text of the file at `path`, or nil when it cannot be read.
+    static func read(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes += buffer[..<count]
+        }
+    }
+
     /// Writes `contents` to `path` with `mode`, replacing any file there.
     static func write(_ path: String, _ contents: String, mode: mode_t) {
         write(path, bytes: Array(contents.utf8), mode: mode)
