@@ -5,13 +5,9 @@ import Runner
 import Synchronization
 public import Systemd
 
-/// The runnerd daemon: it loads the config, runs every group under supervision, tells systemd
-/// what it is doing, and stops everything on SIGTERM or SIGINT.
-///
-/// The daemon as a whole is a `GroupRunner` of its groups. Each group's runner supervises the
-/// group (restarts included) and finishes only when a *required* group has stopped for good, so
-/// that such a group takes the whole daemon down, while the trouble of any other group stays
-/// its own.
+/// The runnerd daemon: it runs every configured group under supervision, tells systemd what it
+/// is doing, feeds its watchdog while it is healthy, reloads its config on SIGHUP, and stops
+/// everything on SIGTERM or SIGINT.
 public final class Daemon: Sendable {
     /// The exit codes, as `runnerd --help` documents them.
     public enum Exit {
@@ -25,106 +21,188 @@ public final class Daemon: Sendable {
         public static let config: Int32 = 78
     }
 
-    private let config: DaemonConfig
+    private let configPath: String
+    private let initialConfig: DaemonConfig
     private let logger: Logger
     private let notifier: Notifier
     private let logTarget: LogWriter.Target
+    private let stopTimeout: Duration?
 
-    /// Prepares a daemon for `config`. Nothing starts until `run()`.
+    /// Prepares a daemon. Nothing starts until `run()`.
     ///
     /// - Parameters:
+    ///   - configPath: Where SIGHUP re-reads the config from.
+    ///   - config: The config loaded from `configPath` at start.
     ///   - logger: The daemon's own log.
-    ///   - notifier: Where `READY=1`, `STATUS=` and `STOPPING=1` go (systemd's `NOTIFY_SOCKET`).
+    ///   - notifier: Where `READY=1`, `STATUS=` and the rest go (systemd's `NOTIFY_SOCKET`).
     ///   - serviceOutputToJournal: Whether services' output goes to journald as native entries
     ///     (when the daemon's stderr is a journal stream) rather than to stdout with
     ///     `group/service | ` prefixes.
-    public init(config: DaemonConfig, logger: Logger, notifier: Notifier = Notifier(), serviceOutputToJournal: Bool) {
-        self.config = config
+    ///   - stopTimeout: The unit's `TimeoutStopSec`, if known: a stop that runs past 75% of it,
+    ///     while still within the services' own limits, asks systemd for more time. Without it,
+    ///     the daemon asks for 30 more seconds before every 30 seconds of stopping.
+    public init(
+        configPath: String, config: DaemonConfig, logger: Logger, notifier: Notifier = Notifier(),
+        serviceOutputToJournal: Bool, stopTimeout: Duration? = nil
+    ) {
+        self.configPath = configPath
+        self.initialConfig = config
         self.logger = logger
         self.notifier = notifier
         self.logTarget = serviceOutputToJournal ? .journal : .terminal(fd: 1)
+        self.stopTimeout = stopTimeout
     }
 
-    /// Runs until SIGTERM or SIGINT (or until a required group stops for good) and returns the
+    /// Runs until SIGTERM or SIGINT, or until a required group stops for good, and returns the
     /// exit code. A second SIGTERM or SIGINT during the stop kills every service at once.
     public func run() async -> Int32 {
         if runnerd_become_subreaper() != 0 {
             logger.warning("cannot become a child subreaper (errno \(errno)); orphaned grandchildren will not be reaped by runnerd")
         }
+        let logger = self.logger
         let loop = EventLoop(name: "runnerd-loop")
         let processes = ProcessTable(loop: loop, reapsEveryChild: true)
         let router = OutputRouter(loop: loop, writer: LogWriter(target: logTarget))
-        let status = DaemonStatus(config: config, notifier: notifier, logger: logger)
+        let status = DaemonStatus(notifier: notifier, logger: logger, loop: loop)
         let baseEnvironment = ProcessEnvironment.forChildren().entries
-        let logger = self.logger
         let events = ProcessService.Events(
             spawned: { service, pid in
                 logger.info("group \(service.group): service \(service.config.name) started (pid \(pid))")
-                status.serviceSpawned(group: service.group, service: service.config.name)
+                status.serviceStarting(service.key)
+                if service.config.ready == nil { status.serviceReady(service.key) }
             },
-            exited: { service, _ in status.serviceExited(group: service.group, service: service.config.name) }
+            exited: { service, _ in status.serviceDown(service.key) }
         )
-        let supervisors = config.groups.map { group in
+
+        let running = Mutex<GroupSet?>(nil)
+        let signals = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
+            logger.warning("received \(signalName(signal)) again: killing every service now")
+            running.withLock { $0 }?.killAll()
+        }
+        let shutdown = signals.child()
+        let failedRequired = Mutex<String?>(nil)
+        let groups = GroupSet(parent: shutdown, makeSupervisor: { group in
             GroupSupervisor(config: group, status: status, logger: logger) { service in
                 ProcessService(
                     group: group.name, config: service, processes: processes, router: router,
                     baseEnvironment: baseEnvironment, events: events
                 )
             }
-        }
+        }, onRequiredGroupEnded: { group, outcome in
+            switch outcome {
+            case .gaveUp(let reason):
+                logger.critical("required group \(group.name) gave up (\(reason)); stopping runnerd")
+                failedRequired.withLock { $0 = group.name }
+                status.stopping(reason: "required group \(group.name) gave up")
+            default:
+                logger.notice("required group \(group.name) finished; stopping runnerd")
+                status.stopping(reason: "required group \(group.name) finished")
+            }
+            shutdown.cancel()
+        })
+        running.withLock { $0 = groups }
 
-        let stop = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
-            logger.warning("received \(signalName(signal)) again: killing every service now")
-            for supervisor in supervisors { supervisor.killAll() }
-        }
-        stop.onCancel {
-            let reason = stop.cause.map { "\($0)" } ?? "stop requested"
+        signals.onCancel {
+            let reason = signals.cause.map { "\($0)" } ?? "stop requested"
             logger.notice("\(reason); stopping every group")
             status.stopping(reason: reason)
         }
-        let hangUp = SignalSubscription([SIGHUP]) { _ in
-            logger.notice("received SIGHUP; this version does not reload its config, so nothing changes")
-        }
-        defer { hangUp.cancel() }
 
-        let outcomes = Mutex<[String: GroupSupervisor.Outcome]>([:])
-        let daemon = GroupRunner(interruptDuration: daemonStopLimit())
-        for supervisor in supervisors {
-            let group = supervisor.config
-            let groupStop = CancellationToken()
-            try? daemon.add(Runner(id: group.name, interruptDuration: group.groupInterruptTimeout + .seconds(5), task: {
-                let outcome = await supervisor.run(groupStop)
-                outcomes.withLock { $0[group.name] = outcome }
-                switch outcome {
-                case .gaveUp(let reason) where group.required:
-                    status.stopping(reason: "required group \(group.name) gave up")
-                    logger.critical("required group \(group.name) gave up (\(reason)); stopping runnerd")
-                    return
-                case .finished where group.required:
-                    status.stopping(reason: "required group \(group.name) finished")
-                    logger.notice("required group \(group.name) finished; stopping runnerd")
-                    return
-                default:
-                    // A group that is down for good but not required leaves the others running.
-                    await groupStop.wait()
-                }
-            }, stopper: { groupStop.cancel() }))
-        }
+        status.configure(initialConfig)
+        for group in initialConfig.groups { groups.start(group) }
 
-        let results = (try? await daemon.run(stop)) ?? []
+        let reloads = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let hangUp = SignalSubscription([SIGHUP]) { _ in reloads.continuation.yield() }
+        let reloader = Task {
+            for await _ in reloads.stream {
+                if shutdown.isCancelled { break }
+                await reload(groups: groups, status: status)
+            }
+        }
+        let watchdog = startWatchdog(loop: loop)
+
+        await shutdown.wait()
+        hangUp.cancel()
+        reloads.continuation.finish()
+        extendStopWhileNeeded(loop: loop, status: status, limit: groups.stopLimit)
+        let outcomes = await groups.waitForAll()
+        _ = await reloader.value
+        watchdog?.cancel()
         killOrphans()
-        return exitCode(results: results, outcomes: outcomes.withLock { $0 })
+        let code = exitCode(outcomes)
+        logger.notice("stopped; exit code \(code)")
+        return code
     }
 
-    /// Long enough for every group to stop within its own limits, and to kill what would not.
-    private func daemonStopLimit() -> Duration {
-        config.groups.map(\.groupInterruptTimeout).max().map { $0 + .seconds(10) } ?? .seconds(10)
+    private func reload(groups: GroupSet, status: DaemonStatus) async {
+        logger.notice("received SIGHUP; reloading \(configPath)")
+        status.reloading()
+        let config: DaemonConfig
+        do {
+            config = try ConfigLoader.load(path: configPath)
+        } catch {
+            logger.error("reload: \(configPath) is invalid; keeping the running config:\n\(error)")
+            status.reloadFailed(error.errors.first.map { "\($0)" + (error.errors.count > 1 ? " (and \(error.errors.count - 1) more)" : "") } ?? "\(error)")
+            return
+        }
+        status.configure(config)
+        let restarted = await groups.apply(config, logger: logger)
+        logger.notice("reload: done; \(restarted.isEmpty ? "no group changed" : "restarted \(restarted.joined(separator: ", "))")")
     }
 
-    private func exitCode(results: [RunResult], outcomes: [String: GroupSupervisor.Outcome]) -> Int32 {
+    /// Pings systemd's watchdog at half its timeout, from the event loop, which also reaps
+    /// children and reads their output: if that loop hangs, the pings stop and systemd restarts
+    /// the unit. Each ping also needs the Swift concurrency side to have answered the previous
+    /// one, so a deadlocked supervisor stops the pings too. Nothing is scheduled without a
+    /// watchdog (`WATCHDOG_USEC` unset or meant for another process).
+    private func startWatchdog(loop: EventLoop) -> CancellationToken? {
+        let settings: Watchdog?
+        do {
+            settings = try Watchdog.current()
+        } catch {
+            logger.warning("ignoring the watchdog settings: \(error)")
+            return nil
+        }
+        guard let settings else { return nil }
+        logger.info("watchdog: \(DurationText.format(settings.timeout)); pinging every \(DurationText.format(settings.pingInterval))")
+        let stop = CancellationToken()
+        let heartbeat = Heartbeat()
+        let notifier = self.notifier
+        let logger = self.logger
+        @Sendable func tick() {
+            guard !stop.isCancelled else { return }
+            if heartbeat.answered.load(ordering: .acquiring) {
+                do {
+                    _ = try notifier.send(.watchdog)
+                } catch {
+                    logger.warning("cannot ping the watchdog: \(error)")
+                }
+                heartbeat.answered.store(false, ordering: .releasing)
+                Task { heartbeat.answered.store(true, ordering: .releasing) }
+            }
+            loop.schedule(after: settings.pingInterval) { tick() }
+        }
+        loop.execute { tick() }
+        return stop
+    }
+
+    /// Keeps systemd from killing a stop that is still within the services' own limits.
+    private func extendStopWhileNeeded(loop: EventLoop, status: DaemonStatus, limit: Duration) {
+        let started = ContinuousClock.now
+        let (firstCheck, extension_) = stopTimeout.map { ($0 * 3 / 4, $0) } ?? (.seconds(25), .seconds(30))
+        @Sendable func check() {
+            let elapsed = ContinuousClock.now - started
+            guard elapsed < limit else { return }
+            status.extendStop(by: extension_)
+            loop.schedule(after: extension_ * 3 / 4) { check() }
+        }
+        loop.execute { loop.schedule(after: firstCheck) { check() } }
+    }
+
+    private func exitCode(_ outcomes: [(group: GroupConfig, outcome: GroupSupervisor.Outcome)]) -> Int32 {
         var code = Exit.success
-        for group in config.groups {
-            switch outcomes[group.name] {
+        for (group, outcome) in outcomes {
+            switch outcome {
             case .gaveUp where group.required:
                 code = Exit.failure
             case .stopped(let killed) where !killed.isEmpty:
@@ -132,12 +210,6 @@ public final class Daemon: Sendable {
                 code = Exit.failure
             default:
                 break
-            }
-        }
-        for result in results {
-            if let timeout = result.timeout {
-                logger.error("group \(timeout.runnerID) did not finish stopping within \(DurationText.format(timeout.duration))")
-                code = Exit.failure
             }
         }
         return code
@@ -177,4 +249,9 @@ func parentPID(of pid: pid_t) -> pid_t? {
     guard let close = line.lastIndex(of: ")") else { return nil }
     let fields = line[line.index(after: close)...].split(separator: " ")
     return fields.count > 1 ? pid_t(fields[1]) : nil
+}
+
+/// Whether the Swift concurrency side answered the last watchdog tick.
+private final class Heartbeat: Sendable {
+    let answered = Atomic(true)
 }

@@ -35,6 +35,15 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
+    @Option(help: ArgumentHelp("The unit's TimeoutStopSec (e.g. 90s), so that a long stop can ask systemd for more time in good time.", valueName: "duration"))
+    var stopTimeout: String?
+
+    func validate() throws {
+        if let stopTimeout, DurationText.duration(stopTimeout) == nil {
+            throw ValidationError("--stop-timeout: \"\(stopTimeout)\" is not a duration; write e.g. 90s")
+        }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap(Journal.handlerFactory(identifier: "runnerd"))
         let logger = Logger(label: "runnerd")
@@ -46,7 +55,11 @@ struct Run: AsyncParsableCommand {
             logger.critical("invalid config \(options.config); nothing started")
             throw ExitCode(Daemon.Exit.config)
         }
-        let daemon = Daemon(config: config, logger: logger, serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream)
+        let daemon = Daemon(
+            configPath: options.config, config: config, logger: logger,
+            serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream,
+            stopTimeout: stopTimeout.flatMap(DurationText.duration)
+        )
         let code = await daemon.run()
         throw ExitCode(code)
     }

@@ -51,6 +51,9 @@ final class ProcessService: Sendable {
         )
     }
 
+    /// `group/service`: the service's name within the daemon.
+    var key: String { "\(group)/\(config.name)" }
+
     /// The pid of the running process, if it has been spawned and has not been reaped.
     var processGroup: pid_t? { state.withLock { $0.processGroup } }
 

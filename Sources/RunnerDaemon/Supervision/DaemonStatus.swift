@@ -2,76 +2,248 @@ import Logging
 import Synchronization
 import Systemd
 
-/// What the daemon tells systemd: `READY=1` once every service of every group has been spawned,
-/// and a `STATUS=` line that follows every change.
+/// What the daemon tells systemd: `READY=1` whenever every service of every group has become
+/// ready (at start, after a group restart, after a reload, never before), and a `STATUS=` line
+/// that follows every change: the counts, what is still starting and for how long, which group
+/// is restarting and when it retries, a failed reload, and during a stop what it waits for.
+///
+/// Changes arrive from any thread. `STATUS=` is throttled to one datagram per `minimumInterval`
+/// (the latest text wins), so a flapping service cannot flood the manager; `READY=1`,
+/// `RELOADING=1` and `STOPPING=1` go out at once.
 final class DaemonStatus: Sendable {
+    /// The shortest time between two `STATUS=` datagrams.
+    static let minimumInterval: Duration = .milliseconds(250)
+
+    private enum ServiceState {
+        case starting(since: ContinuousClock.Instant)
+        case ready
+        case down
+    }
+
     private struct State {
-        var running: Set<String> = []
-        var restarting: [String: String] = [:]
-        var readySent = false
+        /// Every service of the running config, by "group/service", in config order.
+        var order: [String] = []
+        var groupCount = 0
+        var services: [String: ServiceState] = [:]
+        var restarting: [String: (at: ContinuousClock.Instant, number: Int, limit: Int)] = [:]
+        var down: [String: String] = [:]
+        var reloadError: String?
+        /// A READY=1 is owed once everything is ready.
+        var readyOwed = true
         var stopping = false
+        var stopReason = ""
         var lastStatus = ""
+        var lastSent = ContinuousClock.Instant.now - .seconds(3600)
+        var trailingScheduled = false
+        var refreshScheduled = false
     }
 
     private let notifier: Notifier
     private let logger: Logger
-    private let groupCount: Int
-    private let serviceCount: Int
+    private let loop: EventLoop
     private let state = Mutex(State())
 
-    init(config: DaemonConfig, notifier: Notifier, logger: Logger) {
+    init(notifier: Notifier, logger: Logger, loop: EventLoop) {
         self.notifier = notifier
         self.logger = logger
-        groupCount = config.groups.count
-        serviceCount = config.groups.reduce(0) { $0 + $1.services.count }
+        self.loop = loop
     }
 
-    func serviceSpawned(group: String, service: String) {
+    /// The services of a (new) config: those not yet known start as down; those no longer
+    /// configured are forgotten. A READY=1 becomes owed.
+    func configure(_ config: DaemonConfig) {
         update { state in
-            state.running.insert("\(group)/\(service)")
+            let keys = config.groups.flatMap { group in group.services.map { "\(group.name)/\($0.name)" } }
+            var services: [String: ServiceState] = [:]
+            for key in keys { services[key] = state.services[key] ?? .down }
+            state.order = keys
+            state.services = services
+            state.groupCount = config.groups.count
+            let names = Set(config.groups.map(\.name))
+            state.restarting = state.restarting.filter { names.contains($0.key) }
+            state.down = state.down.filter { names.contains($0.key) }
+            state.readyOwed = true
+        }
+    }
+
+    func serviceStarting(_ key: String) {
+        update { state in
+            state.services[key] = .starting(since: .now)
+            state.restarting[String(key.prefix { $0 != "/" })] = nil
+            state.readyOwed = true
+        }
+    }
+
+    func serviceReady(_ key: String) {
+        update { $0.services[key] = .ready }
+    }
+
+    func serviceDown(_ key: String) {
+        update { $0.services[key] = .down }
+    }
+
+    func groupRestarting(_ group: String, after delay: Duration, number: Int, limit: Int) {
+        update { $0.restarting[group] = (.now + delay, number, limit) }
+    }
+
+    func groupDown(_ group: String, reason: String) {
+        update { state in
+            state.down[group] = reason
             state.restarting[group] = nil
         }
     }
 
-    func serviceExited(group: String, service: String) {
-        update { $0.running.remove("\(group)/\(service)") }
+    func groupUp(_ group: String) {
+        update { $0.down[group] = nil }
     }
 
-    func groupRestarting(_ group: String, after delay: Duration, number: Int, limit: Int) {
-        update { $0.restarting[group] = "group \(group) restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))" }
+    /// `RELOADING=1` with `MONOTONIC_USEC`, at once.
+    func reloading() {
+        update { $0.reloadError = nil }
+        send([.reloading, .status("reloading the config")])
     }
 
-    func groupDown(_ group: String, reason: String) {
-        update { $0.restarting[group] = "group \(group) is down: \(reason)" }
-    }
-
-    /// `STOPPING=1`, first thing on a requested stop.
-    func stopping(reason: String) {
-        let first = state.withLock { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
+    /// A reload that found an invalid config: shown until the next successful reload.
+    func reloadFailed(_ message: String) {
+        update { state in
+            state.reloadError = message
+            state.readyOwed = true
         }
-        guard first else { return }
-        send([.stopping, .status("stopping: \(reason)")])
+    }
+
+    /// `STOPPING=1`, first thing on a stop. From then on the status names what the stop waits for.
+    func stopping(reason: String) {
+        let text = state.withLock { state -> String? in
+            guard !state.stopping else { return nil }
+            state.stopping = true
+            state.stopReason = reason
+            state.lastStatus = "stopping: \(reason)"
+            state.lastSent = .now
+            return state.lastStatus
+        }
+        guard let text else { return }
+        send([.stopping, .status(text)])
+    }
+
+    /// `EXTEND_TIMEOUT_USEC`, for a long stop that is still within its limits.
+    func extendStop(by extra: Duration) {
+        send([.extendTimeout(extra)])
+    }
+
+    /// The current status line (for tests and logs).
+    var text: String {
+        state.withLock { Self.render($0, now: .now) }
     }
 
     private func update(_ change: (inout State) -> Void) {
-        let message = state.withLock { state -> [NotifyState]? in
+        let (text, ready) = state.withLock { state -> (String?, Bool) in
             change(&state)
-            guard !state.stopping else { return nil }
-            var parts = ["\(groupCount) group\(groupCount == 1 ? "" : "s"), \(state.running.count)/\(serviceCount) services running"]
-            parts += state.restarting.keys.sorted().map { state.restarting[$0]! }
-            let status = parts.joined(separator: "; ")
-            var states: [NotifyState] = []
-            if !state.readySent && state.running.count == serviceCount {
-                state.readySent = true
-                states.append(.ready)
+            guard !state.stopping else { return (Self.renderStopping(state), false) }
+            let allReady = !state.order.isEmpty && state.order.allSatisfy {
+                if case .ready = state.services[$0] { return true }
+                return false
             }
-            guard status != state.lastStatus || !states.isEmpty else { return nil }
-            state.lastStatus = status
-            return states + [.status(status)]
+            let sendReady = allReady && state.readyOwed
+            if sendReady { state.readyOwed = false }
+            return (Self.render(state, now: .now), sendReady)
         }
-        if let message { send(message) }
+        guard let text else { return }
+        scheduleRefreshIfTransient()
+        if ready {
+            state.withLock {
+                $0.lastStatus = text
+                $0.lastSent = .now
+            }
+            send([.ready, .status(text)])
+        } else {
+            throttled(text, states: [])
+        }
+    }
+
+    private func throttled(_ text: String, states: [NotifyState]) {
+        let sendNow = state.withLock { state -> Bool in
+            guard text != state.lastStatus else { return false }
+            if ContinuousClock.now - state.lastSent >= Self.minimumInterval {
+                state.lastStatus = text
+                state.lastSent = .now
+                return true
+            }
+            if !state.trailingScheduled {
+                state.trailingScheduled = true
+                let wait = Self.minimumInterval - (ContinuousClock.now - state.lastSent)
+                loop.execute { [self] in
+                    loop.schedule(after: wait) { [self] in sendTrailing() }
+                }
+            }
+            return false
+        }
+        if sendNow { send(states + [.status(text)]) }
+    }
+
+    /// While a service is starting or a group waits to restart, the "for 3s" and "in 4s" parts of
+    /// the line age; refresh it every second then, and not at all otherwise.
+    private func scheduleRefreshIfTransient() {
+        let schedule = state.withLock { state -> Bool in
+            let transient = !state.restarting.isEmpty || state.services.values.contains {
+                if case .starting = $0 { return true }
+                return false
+            }
+            guard transient && !state.refreshScheduled && !state.stopping else { return false }
+            state.refreshScheduled = true
+            return true
+        }
+        guard schedule else { return }
+        loop.execute { [self] in
+            loop.schedule(after: .seconds(1)) { [self] in
+                state.withLock { $0.refreshScheduled = false }
+                update { _ in }
+            }
+        }
+    }
+
+    private func sendTrailing() {
+        let text = state.withLock { state -> String? in
+            state.trailingScheduled = false
+            let text = state.stopping ? Self.renderStopping(state) : Self.render(state, now: .now)
+            guard text != state.lastStatus else { return nil }
+            state.lastStatus = text
+            state.lastSent = .now
+            return text
+        }
+        if let text { send([.status(text)]) }
+    }
+
+    private static func renderStopping(_ state: State) -> String {
+        let running = state.order.filter {
+            if case .down = state.services[$0] { return false }
+            return true
+        }
+        guard !running.isEmpty else { return "stopping: \(state.stopReason)" }
+        return "stopping: waiting for \(running.joined(separator: ", "))"
+    }
+
+    private static func render(_ state: State, now: ContinuousClock.Instant) -> String {
+        let ready = state.order.filter {
+            if case .ready = state.services[$0] { return true }
+            return false
+        }.count
+        var parts = ["\(state.groupCount) group\(state.groupCount == 1 ? "" : "s"), \(ready)/\(state.order.count) services ready"]
+        for key in state.order {
+            if case .starting(let since) = state.services[key] {
+                parts.append("\(key) starting for \(DurationText.format(roundedToSeconds(now - since)))")
+            }
+        }
+        for (group, retry) in state.restarting.sorted(by: { $0.key < $1.key }) {
+            let wait = retry.at > now ? roundedToSeconds(retry.at - now) : .zero
+            parts.append("group \(group) restarting in \(DurationText.format(wait)) (restart \(retry.number) of \(retry.limit))")
+        }
+        for (group, reason) in state.down.sorted(by: { $0.key < $1.key }) {
+            parts.append("group \(group) is down: \(reason)")
+        }
+        if let error = state.reloadError {
+            parts.append("reload failed, still running the previous config: \(error)")
+        }
+        return parts.joined(separator: "; ")
     }
 
     private func send(_ states: [NotifyState]) {
@@ -81,4 +253,11 @@ final class DaemonStatus: Sendable {
             logger.warning("cannot notify the service manager: \(error)")
         }
     }
+}
+
+/// Whole seconds (rounded up) for status text, or the duration itself when under a second.
+private func roundedToSeconds(_ duration: Duration) -> Duration {
+    let (seconds, attoseconds) = duration.components
+    if seconds == 0 { return .milliseconds(attoseconds / 1_000_000_000_000_000) }
+    return .seconds(seconds + (attoseconds > 0 ? 1 : 0))
 }

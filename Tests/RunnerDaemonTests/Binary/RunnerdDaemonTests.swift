@@ -163,7 +163,7 @@ struct RunnerdDaemonTests {
         repeat {
             ready = try receiver.receive()
         } while !ready.text.contains("READY=1")
-        #expect(ready.text == "READY=1\nSTATUS=2 groups, 3/3 services running")
+        #expect(ready.text == "READY=1\nSTATUS=2 groups, 3/3 services ready")
         #expect(ready.senderPID == daemon.pid)
         daemon.signal(SIGTERM)
         let stopping = try receiver.receive()
