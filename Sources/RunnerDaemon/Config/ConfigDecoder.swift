@@ -106,6 +106,8 @@ struct ConfigDecoder {
                 report(entry.keyMark, entry.path, "is set twice; the first is on line \(line(of: first.keyMark)); remove one")
             } else if allowed.contains(entry.name) {
                 fields.entries[entry.name] = entry
+            } else if entry.name == "<<" {
+                report(entry.keyMark, entry.path, "YAML merge keys (<<) are not supported; write the settings out, or put shared limits in defaults:")
             } else if let suggestion = KeySuggestion.nearest(to: entry.name, among: allowed) {
                 report(entry.keyMark, entry.path, "unknown key; did you mean \(suggestion)?")
             } else if let belongs = misplaced(entry.name) {

@@ -85,14 +85,20 @@ struct YAMLDocument {
         return (line, column)
     }
 
-    /// Inserts `marker` at the start of the key `key` found at `mark`, or just inside its opening
-    /// quote; returns the new text and the column of the insertion, or nil when the text at
+    /// Inserts `marker` at the start of the key `key` found at `mark` (after any anchor or tag),
+    /// or just inside its opening quote; returns the new text and the column of the insertion, or nil when the text at
     /// `mark` is not that key written plainly or in quotes.
     private static func insert(_ marker: String, before key: String, at mark: Mark, in text: String) -> (String, Int)? {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return nil }
         var scalars = Array(lines[mark.line - 1].unicodeScalars)
         var offset = mark.column - 1
+        guard offset < scalars.count else { return nil }
+        // An anchor (`&a`) or a tag (`!!str`) may come before the key itself.
+        while offset < scalars.count, scalars[offset] == "&" || scalars[offset] == "!" {
+            while offset < scalars.count, scalars[offset] != " " { offset += 1 }
+            while offset < scalars.count, scalars[offset] == " " { offset += 1 }
+        }
         guard offset < scalars.count else { return nil }
         if scalars[offset] == "\"" || scalars[offset] == "'" {
             offset += 1

@@ -2,7 +2,7 @@ import Testing
 import RunnerDaemon
 
 /// One invalid config and exactly what the loader must say about it.
-struct BadConfig: Sendable, CustomTestStringConvertible {
+struct ConfigErrorCase: Sendable, CustomTestStringConvertible {
     let name: String
     let yaml: String
     let expected: [String]
@@ -11,8 +11,8 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
 
     /// A valid one-service config (`groups.web.services.api` running `tool` from the fixture's
     /// PATH) with `lines` added to the service, starting at line 6, column 9.
-    static func service(_ name: String, _ lines: [String], _ expected: [String]) -> BadConfig {
-        BadConfig(name: name, yaml: serviceYAML(lines), expected: expected)
+    static func service(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
+        ConfigErrorCase(name: name, yaml: serviceYAML(lines), expected: expected)
     }
 
     static func serviceYAML(_ lines: [String]) -> String {
@@ -21,10 +21,10 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
     }
 
     /// A valid group `web` (its service on lines 2-5) with `lines` added to the group from line 6, column 5.
-    static func group(_ name: String, _ lines: [String], _ expected: [String]) -> BadConfig {
+    static func group(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
         let yaml = (["groups:", "  web:", "    services:", "      api:", "        command: [tool]"] + lines.map { "    " + $0 })
             .joined(separator: "\n") + "\n"
-        return BadConfig(name: name, yaml: yaml, expected: expected)
+        return ConfigErrorCase(name: name, yaml: yaml, expected: expected)
     }
 }
 
@@ -35,69 +35,69 @@ struct ConfigErrorTableTests {
     static let env = ConfigFixture.env
     static let work = ConfigFixture.work
 
-    static let cases: [BadConfig] = [
+    static let cases: [ConfigErrorCase] = [
         // The file as a whole.
-        BadConfig(
+        ConfigErrorCase(
             name: "YAML syntax error at libyaml's position", yaml: "groups:\n  web: [1, 2\n",
             expected: ["runnerd.yaml:3:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence from line 2, column 8); check the indentation, quotes and brackets here"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a bad indentation", yaml: "groups:\n  web:\n    services: {}\n   oops: 1\n",
             expected: ["runnerd.yaml:4:4: invalid YAML: did not find expected key (while parsing a block mapping from line 2, column 3); check the indentation, quotes and brackets here"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an empty file", yaml: "",
             expected: ["runnerd.yaml:1:1: groups: is missing: the file is empty; add groups: with at least one group"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a list at the top", yaml: "- web\n",
             expected: ["runnerd.yaml:1:1: is a list; a config is a map with groups: (and optionally defaults:)"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "no groups", yaml: "defaults: { interrupt-timeout: 5s }\n",
             expected: ["runnerd.yaml:1:1: groups: is missing; add groups: with at least one group"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an empty groups map", yaml: "groups: {}\n",
             expected: ["runnerd.yaml:1:9: groups: has no groups; add at least one group with its services"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "groups without a value", yaml: "groups:\n",
             expected: ["runnerd.yaml:1:8: groups: has no value; write a map of group names to groups, e.g. groups: { web: { services: ... } }"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a misspelt top-level key", yaml: "group:\n  web: {}\n",
             expected: [
                 "runnerd.yaml:1:1: group: unknown key; did you mean groups?",
                 "runnerd.yaml:1:1: groups: is missing; add groups: with at least one group",
             ]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an unknown key in defaults", yaml: "defaults: { restart: never }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
             expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout and group-interrupt-timeout; set restart on each group or service"]
         ),
         // Groups.
-        BadConfig(
+        ConfigErrorCase(
             name: "a group without services", yaml: "groups:\n  web:\n    restart: always\n",
             expected: ["runnerd.yaml:2:3: groups.web.services: is missing; add services: with at least one service"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a group with an empty services map", yaml: "groups:\n  web:\n    services: {}\n",
             expected: ["runnerd.yaml:3:15: groups.web.services: has no services; add at least one service with its command"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "services written as a list", yaml: "groups:\n  web:\n    services:\n      - api\n",
             expected: ["runnerd.yaml:4:7: groups.web.services: is a list; write a map of service names to services, e.g. services: { api: { command: [...] } }"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a service written as a word", yaml: "groups:\n  web:\n    services:\n      api: tool\n",
             expected: [#"runnerd.yaml:4:12: groups.web.services.api: "tool" is not a map; write a map with command: and the service's settings"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a duplicate group name", yaml: "groups:\n  web: { services: { api: { command: [tool] } } }\n  web: { services: { api: { command: [tool] } } }\n",
             expected: ["runnerd.yaml:3:3: groups.web: a group of this name is already defined; the first is on line 2; rename or remove one"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an invalid group name", yaml: "groups:\n  \"my web\": { services: { api: { command: [tool] } } }\n",
             expected: [#"runnerd.yaml:2:3: groups.my web: "my web" is not a valid group name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
         ),
@@ -179,43 +179,43 @@ struct ConfigErrorTableTests {
             ["runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: is a map; write a duration, e.g. 10s"]
         ),
         // Commands.
-        BadConfig(
+        ConfigErrorCase(
             name: "a service without a command", yaml: "groups:\n  web:\n    services:\n      api:\n        user: nobody\n",
             expected: [#"runnerd.yaml:4:7: groups.web.services.api.command: is missing; write the program and its arguments as a list, e.g. command: ["/usr/bin/api", "--port", "8080"]"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an empty command", yaml: "groups:\n  web:\n    services:\n      api:\n        command: []\n",
             expected: [#"runnerd.yaml:5:18: groups.web.services.api.command: is empty; name the program to run and its arguments, e.g. ["/usr/bin/api", "--port", "8080"]"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a command written as a string", yaml: "groups:\n  web:\n    services:\n      api:\n        command: tool --fast\n",
             expected: [#"runnerd.yaml:5:18: groups.web.services.api.command: is a string, not a list; write the program and its arguments as a list, e.g. ["tool", "--fast"]"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "an empty program name", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\"\", x]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: is empty; name the program to run, e.g. /usr/bin/api"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a map inside a command", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [tool, {a: 1}]\n",
             expected: ["runnerd.yaml:5:25: groups.web.services.api.command[1]: is a map; write a string (quote it if it looks like a number or ~)"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a program not in PATH", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [pytohn3, -V]\n",
             expected: [#"runnerd.yaml:5:19: groups.web.services.api.command[0]: "pytohn3" was not found in PATH (\#(bin)); install it or write its full path"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a program found in PATH but not executable", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [plain]\n",
             expected: [#"runnerd.yaml:5:19: groups.web.services.api.command[0]: "plain" was found at \#(bin)/plain, which is not executable; chmod +x it or write another path"#]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a program path that does not exist", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/missing]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/missing does not exist; install it or fix the path"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a program path that is not executable", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/plain]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/plain is not executable; chmod +x it or name another program"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a program path that is a directory", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(work)]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(work) is a directory; name the program inside it"]
         ),
@@ -252,7 +252,7 @@ struct ConfigErrorTableTests {
             "a group key on a service", ["restart: always"],
             ["runnerd.yaml:6:9: groups.web.services.api.restart: unknown key; restart is a group setting, so put it directly under groups.web"]
         ),
-        BadConfig(
+        ConfigErrorCase(
             name: "a duplicate service name",
             yaml: "groups:\n  web:\n    services:\n      api: { command: [tool] }\n      api: { command: [tool] }\n",
             expected: ["runnerd.yaml:5:7: groups.web.services.api: a service of this name is already in this group; the first is on line 4; rename or remove one"]
@@ -346,6 +346,14 @@ struct ConfigErrorTableTests {
             "a watchdog without notify", ["watchdog: 10s"],
             ["runnerd.yaml:6:9: groups.web.services.api.watchdog: needs ready: notify, since the service pings it with WATCHDOG=1 on its notify socket; add ready: { notify: true } or remove watchdog"]
         ),
+        ConfigErrorCase(
+            name: "a YAML merge key",
+            yaml: "x: &base { restart: always }\ngroups:\n  web:\n    <<: *base\n    services: { api: { command: [tool] } }\n",
+            expected: [
+                "runnerd.yaml:1:1: x: unknown key; valid keys here are defaults and groups",
+                "runnerd.yaml:4:5: groups.web.<<: YAML merge keys (<<) are not supported; write the settings out, or put shared limits in defaults:",
+            ]
+        ),
         .service(
             "a duplicate key in a flow map keeps later columns right", [#"ready: { timeout: 5s, timeout: 6s, tcp: 8080 }"#],
             [
@@ -356,7 +364,7 @@ struct ConfigErrorTableTests {
     ]
 
     @Test(arguments: cases)
-    func badConfigIsRejectedWithItsExactMessages(_ bad: BadConfig) {
+    func badConfigIsRejectedWithItsExactMessages(_ bad: ConfigErrorCase) {
         #expect(ConfigFixture.errors(bad.yaml) == bad.expected)
     }
 

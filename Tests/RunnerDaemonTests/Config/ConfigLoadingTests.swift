@@ -17,7 +17,7 @@ struct ConfigLoadingTests {
     }
 
     static func serviceYAML(_ lines: [String]) -> String {
-        BadConfig.serviceYAML(lines)
+        ConfigErrorCase.serviceYAML(lines)
     }
 
     @Test func minimalConfigGetsEveryDefault() throws {
@@ -265,7 +265,7 @@ struct ConfigLoadingTests {
 
 extension String {
     /// This text with the first occurrence of `target` replaced.
-    func replacingFirst(_ target: String, with replacement: String) -> String {
+    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
         guard let range = firstRange(of: target) else { return self }
         var result = self
         result.replaceSubrange(range, with: replacement)

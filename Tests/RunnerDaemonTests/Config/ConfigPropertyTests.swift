@@ -3,7 +3,7 @@ import RunnerDaemon
 
 /// SplitMix64: a tiny seeded generator, so that every run tries the same cases and a failure can
 /// be replayed from its case number.
-struct SeededGenerator: RandomNumberGenerator {
+struct ConfigSeededGenerator: RandomNumberGenerator {
     var state: UInt64
 
     mutating func next() -> UInt64 {
@@ -116,7 +116,7 @@ struct ConfigPropertyTests {
 
     /// Applies one to three mutations to the base config and returns the lines, each marked when
     /// a mutation made or changed it.
-    static func mutate(using generator: inout SeededGenerator) -> [(text: String, mutated: Bool)] {
+    static func mutate(using generator: inout ConfigSeededGenerator) -> [(text: String, mutated: Bool)] {
         var lines = base.map { (text: $0.text, mutated: false, slot: $0.slot) }
         for _ in 0..<Int.random(in: 1...3, using: &generator) {
             let valueLines = lines.indices.filter { lines[$0].slot != nil && !lines[$0].mutated }
@@ -153,7 +153,7 @@ struct ConfigPropertyTests {
     }
 
     @Test func mutatedConfigsAreRejectedWithAnErrorOnEveryMutatedLine() {
-        var generator = SeededGenerator(state: 0x5EED_C0F1_6000_0001)
+        var generator = ConfigSeededGenerator(state: 0x5EED_C0F1_6000_0001)
         for caseNumber in 0..<400 {
             let lines = Self.mutate(using: &generator)
             let yaml = Self.text(lines)
@@ -175,7 +175,7 @@ struct ConfigPropertyTests {
     }
 
     @Test func randomYAMLNeverTrapsAndEveryErrorIsPlaced() {
-        var generator = SeededGenerator(state: 42)
+        var generator = ConfigSeededGenerator(state: 42)
         let pieces = [
             "groups:", "\n", "  ", "web:", "services:", "api:", "command:", " [", "]", "{", "}", ", ", "- ", "tool",
             "\"", "'", "#", "&a ", "*a", "? ", ": ", "10s", "-1", "~", "\t", "ready:", "tcp:", "!!str ", "|", ">",

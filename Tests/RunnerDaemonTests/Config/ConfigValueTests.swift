@@ -5,7 +5,7 @@ import RunnerDaemon
 @Suite("Config: durations and signals as configs write them")
 struct ConfigValueTests {
     func duration(_ text: String) throws -> Duration {
-        let yaml = BadConfig.serviceYAML(["interrupt-timeout: \(text)"])
+        let yaml = ConfigErrorCase.serviceYAML(["interrupt-timeout: \(text)"])
         let config = try ConfigLoader.parse(yaml: yaml, path: "runnerd.yaml", environment: ConfigFixture.environment)
         return config.groups[0].services[0].interruptTimeout
     }
@@ -36,7 +36,7 @@ struct ConfigValueTests {
     }
 
     @Test func aDurationTooLongForNanosecondsIsAnError() {
-        let errors = ConfigFixture.errors(BadConfig.serviceYAML(["interrupt-timeout: 99999999999h"]))
+        let errors = ConfigFixture.errors(ConfigErrorCase.serviceYAML(["interrupt-timeout: 99999999999h"]))
         #expect(errors == [#"runnerd.yaml:6:28: groups.web.services.api.interrupt-timeout: "99999999999h" is too long; write at most a few years, e.g. 10s"#])
     }
 
