@@ -17,7 +17,7 @@ struct RunnerdDaemonTests {
         let daemon = try RunnerdProcess(["run", "--config", config])
         try await daemon.waitForLine(containing: "group pair: service short exited with status 4; stopped 1 other service; restarting in 100ms (restart 1 of 5)")
         let starts = try await daemon.waitForLines(containing: "pair/long | long-started", count: 2)
-        #expect(Set(starts).count == 2, "the long service must be a new process after the restart")
+        #expect(Set(starts.prefix(2)).count == 2, "the long service must be a new process after the restart")
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
         #expect(daemon.descendants.isEmpty)

@@ -1,0 +1,168 @@
+import Glibc
+import RunnerdTestSupport
+import Testing
+
+/// What systemd sees from a real `runnerd`, on a fake notify socket.
+@Suite("runnerd and the notify protocol")
+struct RunnerdSystemdProtocolTests {
+    /// Reads datagrams until one satisfies `matches`; returns everything read, in order.
+    private func receive(_ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(15)) throws -> [String] {
+        var seen: [String] = []
+        let deadline = Deadline(after: timeout)
+        while !deadline.hasPassed {
+            let text = try receiver.receive(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds))))
+                .text
+            seen.append(text)
+            if matches(text) { return seen }
+        }
+        throw TestTimeout(description: "no matching datagram within \(timeout); got \(seen)")
+    }
+
+    private func write(_ text: String, to path: String) {
+        let fd = open(path, O_WRONLY | O_TRUNC)
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    private func pid(of service: String, in daemon: RunnerdProcess, after count: Int = 1) async throws -> pid_t {
+        let lines = try await daemon.waitForLines(containing: "service \(service) started (pid ", count: count)
+        let text = lines[count - 1]
+        return pid_t(text.split(separator: "(pid ").last!.dropLast())!
+    }
+
+    @Test func reloadRestartsOnlyChangedGroupsAndAFailedReloadKeepsEverythingRunning() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("""
+            groups:
+              kept: { services: { k: { command: [sleep, "1000"] } } }
+              changed: { services: { c: { command: [sleep, "1000"], environment: { V: "1" } } } }
+              removed: { services: { r: { command: [sleep, "1000"] } } }
+            """)
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address])
+        _ = try receive(receiver) { $0.hasPrefix("READY=1") }
+        let kept = try await pid(of: "k", in: daemon)
+        let changed = try await pid(of: "c", in: daemon)
+        let removed = try await pid(of: "r", in: daemon)
+
+        write("""
+            groups:
+              kept: { services: { k: { command: [sleep, "1000"] } } }
+              changed: { services: { c: { command: [sleep, "1000"], environment: { V: "2" } } } }
+              added: { services: { a: { command: [sleep, "1000"] } } }
+            """, to: path)
+        daemon.signal(SIGHUP)
+        let reload = try receive(receiver) { $0.hasPrefix("READY=1") }
+        let reloading = try #require(reload.first)
+        #expect(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
+        #expect(reloading.hasSuffix("\nSTATUS=reloading the config"))
+        #expect(reload.last == "READY=1\nSTATUS=3 groups, 3/3 services ready")
+        #expect(processExists(kept) && daemon.childPIDs.contains(kept))
+        #expect(!processExists(changed))
+        #expect(!processExists(removed))
+        let restarted = try await pid(of: "c", in: daemon, after: 2)
+        #expect(restarted != changed)
+        _ = try await pid(of: "a", in: daemon)
+
+        write("groups:\n  kept: { services: { k: { command: [sleep, \"1000\"], stop-signal: SIGNOPE } } }\n", to: path)
+        daemon.signal(SIGHUP)
+        let failed = try receive(receiver) { $0.hasPrefix("READY=1") }
+        #expect(failed.first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
+        let status = try #require(failed.last)
+        #expect(status.hasPrefix("READY=1\nSTATUS=3 groups, 3/3 services ready; reload failed, still running the previous config: \(path):2:"))
+        #expect(status.contains("stop-signal"))
+        #expect(daemon.childPIDs.contains(kept) && daemon.childPIDs.contains(restarted))
+
+        daemon.signal(SIGTERM)
+        _ = try receive(receiver) { $0.hasPrefix("STOPPING=1") }
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
+    @Test func theMessagesOfAWholeLifeComeInOrder() async throws {
+        let receiver = try NotifyReceiver(.abstract)
+        let marker = "/tmp/runnerd-crashed-once-\(getpid())-\(Int.random(in: 0...1_000_000))"
+        defer { unlink(marker) }
+        // The crasher crashes once; after its restart it stays up.
+        let path = temporaryConfig("""
+            groups:
+              web:
+                restart-delay: 1s
+                services:
+                  server: { command: [sleep, "1000"] }
+                  crasher: { command: [sh, -c, "if [ -e \(marker) ]; then exec sleep 1000; fi; touch \(marker); sleep 0.5; exit 3"] }
+            """)
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address])
+        var all = try receive(receiver) { $0.hasPrefix("READY=1") }
+        // The crash, the restart back-off in the status, and READY=1 again once both run.
+        all += try receive(receiver) { $0.contains("group web restarting in") }
+        all += try receive(receiver) { $0.hasPrefix("READY=1") }
+        daemon.signal(SIGHUP)
+        all += try receive(receiver) { $0.hasPrefix("READY=1") }
+        daemon.signal(SIGTERM)
+        all += try receive(receiver) { $0.hasPrefix("STOPPING=1") }
+        #expect(try await daemon.waitForExit() == 0)
+
+        // Consecutive repeats are one phase: the status refreshes while a restart is pending.
+        let markers = all.compactMap { text -> String? in
+            if text.hasPrefix("READY=1") { return "READY" }
+            if text.hasPrefix("RELOADING=1") { return "RELOADING" }
+            if text.hasPrefix("STOPPING=1") { return "STOPPING" }
+            if text.contains("restarting in") { return "RESTARTING" }
+            return nil
+        }.reduce(into: [String]()) { phases, marker in
+            if phases.last != marker { phases.append(marker) }
+        }
+        #expect(markers == ["READY", "RESTARTING", "READY", "RELOADING", "READY", "STOPPING"], "\(all)")
+        #expect(all.allSatisfy { !$0.contains("\n\n") })
+    }
+
+    @Test func theWatchdogIsPingedAtHalfItsTimeout() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "1000000"])
+        var pings: [ContinuousClock.Instant] = []
+        let deadline = ContinuousClock.now + .milliseconds(3_200)
+        while ContinuousClock.now < deadline {
+            guard let datagram = try? receiver.receive(timeout: .milliseconds(200)) else { continue }
+            if datagram.text == "WATCHDOG=1" { pings.append(.now) }
+        }
+        #expect((5...8).contains(pings.count), "\(pings.count) pings in 3.2 s")
+        let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }
+        #expect(gaps.allSatisfy { $0 > .milliseconds(400) && $0 < .milliseconds(650) }, "\(gaps)")
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
+    @Test func aWatchdogMeantForAnotherProcessIsNotPinged() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: [
+            "NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1",
+        ])
+        let deadline = ContinuousClock.now + .milliseconds(1_500)
+        var texts: [String] = []
+        while ContinuousClock.now < deadline {
+            if let datagram = try? receiver.receive(timeout: .milliseconds(100)) { texts.append(datagram.text) }
+        }
+        #expect(texts.contains { $0.hasPrefix("READY=1") })
+        #expect(!texts.contains("WATCHDOG=1"))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
+    @Test func aStoppedDaemonStopsPinging() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "400000"])
+        _ = try receive(receiver) { $0 == "WATCHDOG=1" }
+        daemon.signal(SIGSTOP)
+        defer { daemon.signal(SIGCONT) }
+        // Drain what was in flight, then nothing for several intervals.
+        while (try? receiver.receive(timeout: .milliseconds(50))) != nil {}
+        #expect((try? receiver.receive(timeout: .seconds(1))) == nil)
+        daemon.signal(SIGCONT)
+        _ = try receive(receiver) { $0 == "WATCHDOG=1" }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+}
