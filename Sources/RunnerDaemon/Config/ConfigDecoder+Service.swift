@@ -243,14 +243,12 @@ extension ConfigDecoder {
     mutating func decodeCredentials(user userEntry: Entry?, group groupEntry: Entry?) -> Credentials? {
         guard userEntry != nil || groupEntry != nil else { return nil }
         var user: AccountLookup.User?
-        var failed = false
         if let userEntry, let name = string(userEntry, hint: "write a user name, e.g. www-data") {
             user = AccountLookup.user(name)
             if user == nil {
                 report(userEntry, "\(name.debugDescription) is not a user on this host; create it (useradd) or fix the name")
             }
         }
-        failed = userEntry != nil && user == nil
         var gid: UInt32?
         if let groupEntry, let name = string(groupEntry, hint: "write a group name, e.g. www-data") {
             gid = AccountLookup.groupID(name)
@@ -258,8 +256,7 @@ extension ConfigDecoder {
                 report(groupEntry, "\(name.debugDescription) is not a group on this host; create it (groupadd) or fix the name")
             }
         }
-        failed = failed || (groupEntry != nil && gid == nil)
-        guard !failed else { return nil }
+        guard userEntry == nil || user != nil, groupEntry == nil || gid != nil else { return nil }
         if let user {
             let primary = gid ?? user.gid
             return Credentials(

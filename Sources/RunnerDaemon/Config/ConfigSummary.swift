@@ -9,7 +9,7 @@
 ///   api     /usr/bin/python3 -m http.server 8080  (stop SIGTERM, kill after 10s; ready tcp 127.0.0.1:8080 within 1m)
 ///   ticker  /usr/bin/sh -c 'while true; do echo tick; sleep 2; done'  (stop SIGTERM, kill after 10s)
 /// group flaky (optional; restart on-failure, 1s doubling to 8s, at most 20 restarts in 5m; group stop limit 15s)
-///   crasher /usr/bin/sh -c 'sleep 3; exit 3'  (stop SIGTERM, kill after 5s)
+///   crasher  /usr/bin/sh -c 'sleep 3; exit 3'  (stop SIGTERM, kill after 5s)
 /// ```
 /// Commands show the resolved executable and the arguments, quoted for a POSIX shell where
 /// needed. Environment values are never shown, since they may hold secrets: only their count.
