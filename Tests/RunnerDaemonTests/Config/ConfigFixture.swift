@@ -22,8 +22,26 @@ enum ConfigFixture {
         write("\(root)/env/first.env", "# shared settings\nA=1\nB=2\n", mode: 0o644)
         write("\(root)/env/second.env", "B=3\nC=4\n", mode: 0o644)
         write("\(root)/env/bad.env", "GOOD=1\n1BAD=2\nNOEQUALS\nexport E=5\n", mode: 0o644)
+        // Swift Testing has no suite-wide teardown; removing the files at exit keeps /tmp clean.
+        atexit { ConfigFixture.remove() }
         return root
     }()
+
+    /// Every file a test may create under ``directory``, then the directories, deepest first.
+    private static let createdFiles = [
+        "bin/tool", "bin/plain", "bin/python3", "bin2/python3", "work/run.sh", "env/first.env", "env/second.env",
+        "env/bad.env", "relative.yaml", "latin1.yaml",
+    ]
+    private static let createdDirectories = ["env/a-directory", "env", "work", "bin2", "bin", ""]
+
+    private static func remove() {
+        for file in createdFiles {
+            unlink("\(directory)/\(file)")
+        }
+        for subdirectory in createdDirectories {
+            rmdir("\(directory)/\(subdirectory)")
+        }
+    }
 
     /// Holds `tool` (executable), `plain` (not executable) and a non-executable `python3`.
     static var bin: String { directory + "/bin" }
