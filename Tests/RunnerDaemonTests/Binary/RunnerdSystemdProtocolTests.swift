@@ -165,4 +165,28 @@ struct RunnerdSystemdProtocolTests {
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
     }
+
+    @Test func aLongStopWithinItsLimitsAsksForMoreTimeAndNamesWhatItWaitsFor() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("""
+            defaults: { interrupt-timeout: 3s }
+            groups:
+              g:
+                services:
+                  slow: { command: [python3, -c, "import signal, sys, time\\nsignal.signal(signal.SIGTERM, lambda *_: (time.sleep(2.5), sys.exit(0)))\\nprint('handling', flush=True)\\ntime.sleep(1000)"] }
+            """)
+        let daemon = try RunnerdProcess(["run", "--config", path, "--stop-timeout", "2s"], environment: ["NOTIFY_SOCKET": receiver.address])
+        _ = try receive(receiver) { $0.hasPrefix("READY=1") }
+        try await daemon.waitForLine(containing: "g/slow | handling")
+        let start = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        let stopping = try receive(receiver) { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }
+        let extendedAfter = ContinuousClock.now - start
+        #expect(stopping.first == "STOPPING=1\nSTATUS=stopping: received SIGTERM")
+        #expect(stopping.contains("STATUS=stopping: waiting for g/slow"))
+        #expect(stopping.last == "EXTEND_TIMEOUT_USEC=2000000")
+        // 75% of the 2 s TimeoutStopSec.
+        #expect(extendedAfter > .milliseconds(1_400) && extendedAfter < .milliseconds(2_000), "extended after \(extendedAfter)")
+        #expect(try await daemon.waitForExit() == 0)
+    }
 }
