@@ -64,14 +64,24 @@ public final class Daemon: Sendable {
         let processes = ProcessTable(loop: loop, reapsEveryChild: true)
         let router = OutputRouter(loop: loop, writer: LogWriter(target: logTarget))
         let status = DaemonStatus(notifier: notifier, logger: logger, loop: loop)
-        let baseEnvironment = ProcessEnvironment.forChildren().entries
-        let events = ProcessService.Events(
-            spawned: { service, pid in
-                logger.info("group \(service.group): service \(service.config.name) started (pid \(pid))")
-                status.serviceStarting(service.key)
-                if service.config.ready == nil { status.serviceReady(service.key) }
-            },
-            exited: { service, _ in status.serviceDown(service.key) }
+        let environment = ProcessEnvironment.current().variables
+        let relay = NotifyRelay(loop: loop, directory: NotifyRelay.parentDirectory(environment: environment), logger: logger)
+        defer { relay.close() }
+        let context = ProcessService.Context(
+            processes: processes, router: router, relay: relay,
+            baseEnvironment: ProcessEnvironment.forChildren().entries,
+            events: ProcessService.Events(
+                spawned: { service, pid in
+                    logger.info("group \(service.group): service \(service.config.name) started (pid \(pid))")
+                    status.serviceStarting(service.key)
+                },
+                ready: { service in
+                    if service.config.ready != nil { logger.info("group \(service.group): service \(service.config.name) is ready") }
+                    status.serviceReady(service.key)
+                },
+                status: { service, text in status.serviceStatus(service.key, text) },
+                exited: { service, _ in status.serviceDown(service.key) }
+            )
         )
 
         let running = Mutex<GroupSet?>(nil)
@@ -83,10 +93,7 @@ public final class Daemon: Sendable {
         let failedRequired = Mutex<String?>(nil)
         let groups = GroupSet(parent: shutdown, makeSupervisor: { group in
             GroupSupervisor(config: group, status: status, logger: logger) { service in
-                ProcessService(
-                    group: group.name, config: service, processes: processes, router: router,
-                    baseEnvironment: baseEnvironment, events: events
-                )
+                ProcessService(group: group.name, config: service, context: context)
             }
         }, onRequiredGroupEnded: { group, outcome in
             switch outcome {

@@ -27,6 +27,8 @@ final class OutputPipe: @unchecked Sendable {
     private(set) var isOpen = true
     /// Called once, at end of file.
     var onClose: (() -> Void)?
+    /// Sees each line before the writer does, while it is set (a `log-line` readiness probe).
+    private var lineWatcher: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
 
     init(source: LogWriter.Source, stream: LogWriter.Stream, router: OutputRouter) throws(SpawnError) {
         var fds: [Int32] = [-1, -1]
@@ -41,9 +43,11 @@ final class OutputPipe: @unchecked Sendable {
         self.router = router
     }
 
-    /// Loop only. Closes the child's end (now held by the child) and starts reading.
-    func start(pid: Int32) {
+    /// Loop only. Closes the child's end (now held by the child) and starts reading. `lineWatcher`
+    /// sees every line until it returns false.
+    func start(pid: Int32, lineWatcher: (@Sendable (UnsafeRawBufferPointer) -> Bool)? = nil) {
         self.pid = pid
+        self.lineWatcher = lineWatcher
         close(writeFD)
         router.loop.watch(readFD) { [self] in readAvailable() }
     }
@@ -114,7 +118,7 @@ final class OutputPipe: @unchecked Sendable {
     }
 
     private func emit(_ line: UnsafeRawBufferPointer) -> Bool {
-        router.lineArrived(line, from: self)
+        if let watcher = lineWatcher, !watcher(line) { lineWatcher = nil }
         return router.writer.append(line, from: source, stream: stream, pid: pid)
     }
 
@@ -141,8 +145,6 @@ final class OutputRouter: @unchecked Sendable {
     /// One read buffer for all pipes: reads happen one at a time on the loop.
     fileprivate var scratch = [UInt8](repeating: 0, count: OutputPipe.readChunk)
     private var paused: [OutputPipe] = []
-    /// Loop only. Sees every line before the writer does (for `log-line` readiness probes).
-    var lineObserver: ((UnsafeRawBufferPointer, OutputPipe) -> Void)?
 
     init(loop: EventLoop, writer: LogWriter) {
         self.loop = loop
@@ -158,9 +160,5 @@ final class OutputRouter: @unchecked Sendable {
 
     fileprivate func throttled(_ pipe: OutputPipe) {
         paused.append(pipe)
-    }
-
-    fileprivate func lineArrived(_ line: UnsafeRawBufferPointer, from pipe: OutputPipe) {
-        lineObserver?(line, pipe)
     }
 }

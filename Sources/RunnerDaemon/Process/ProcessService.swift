@@ -12,10 +12,8 @@ import Systemd
 final class ProcessService: Sendable {
     let group: String
     let config: ServiceConfig
-    private let processes: ProcessTable
-    private let router: OutputRouter
-    private let baseEnvironment: [String]
-    private let events: Events
+    private let context: Context
+    private var processes: ProcessTable { context.processes }
     private let state = Mutex(State())
 
     private struct State {
@@ -23,23 +21,33 @@ final class ProcessService: Sendable {
         var processGroup: pid_t?
         var stopRequested = false
         var killed = false
+        /// A failed probe or watchdog, which stopped the service and becomes its result.
+        var failure: ServiceFailure?
     }
 
-    init(
-        group: String, config: ServiceConfig, processes: ProcessTable, router: OutputRouter,
-        baseEnvironment: [String], events: Events
-    ) {
+    init(group: String, config: ServiceConfig, context: Context) {
         self.group = group
         self.config = config
-        self.processes = processes
-        self.router = router
-        self.baseEnvironment = baseEnvironment
-        self.events = events
+        self.context = context
+    }
+
+    /// What every service of a daemon shares.
+    struct Context: Sendable {
+        var processes: ProcessTable
+        var router: OutputRouter
+        /// Serves `NOTIFY_SOCKET` for services with `ready: notify`.
+        var relay: NotifyRelay?
+        /// The daemon's environment, scrubbed of what belongs to its own service manager.
+        var baseEnvironment: [String]
+        var events: Events
     }
 
     /// What the daemon hears from a service as it goes.
     struct Events: Sendable {
         var spawned: @Sendable (ProcessService, pid_t) -> Void = { _, _ in }
+        var ready: @Sendable (ProcessService) -> Void = { _ in }
+        /// A `STATUS=` the service sent through its notify socket.
+        var status: @Sendable (ProcessService, String) -> Void = { _, _ in }
         var exited: @Sendable (ProcessService, ExitStatus) -> Void = { _, _ in }
     }
 
@@ -82,16 +90,40 @@ final class ProcessService: Sendable {
 
     private func run() async throws {
         let source = LogWriter.Source(group: group, service: config.name)
-        let stdout = try OutputPipe(source: source, stream: .stdout, router: router)
+        let stdout = try OutputPipe(source: source, stream: .stdout, router: context.router)
         let stderr: OutputPipe
         do {
-            stderr = try OutputPipe(source: source, stream: .stderr, router: router)
+            stderr = try OutputPipe(source: source, stream: .stderr, router: context.router)
         } catch {
             stdout.abandon()
             throw error
         }
+        let monitor = ServiceMonitor(
+            config: config,
+            prober: Prober(
+                processes: processes, environment: config.environment,
+                workingDirectory: config.workingDirectory, credentials: config.credentials
+            ),
+            onReady: { [self] in context.events.ready(self) },
+            onFailure: { [self] failure in failed(failure) }
+        )
+        var environment = environment()
+        var endpoint: NotifyEndpoint?
+        if case .notify? = config.ready?.check, let relay = context.relay {
+            do {
+                endpoint = try relay.open(for: key, owner: config.credentials?.uid) { [self] message in
+                    monitor.notifyMessage(message)
+                    if let status = message.status { context.events.status(self, status) }
+                }
+            } catch {
+                stdout.abandon()
+                stderr.abandon()
+                throw ServiceFailure.notReady("cannot open its notify socket: \(error)")
+            }
+            environment += endpoint!.environment
+        }
         let request = ProcessTable.Request(
-            executable: config.executable, arguments: config.command, environment: environment(),
+            executable: config.executable, arguments: config.command, environment: environment,
             workingDirectory: config.workingDirectory, credentials: config.credentials,
             stdoutFD: stdout.writeFD, stderrFD: stderr.writeFD
         )
@@ -101,21 +133,34 @@ final class ProcessService: Sendable {
         } catch {
             stdout.abandon()
             stderr.abandon()
+            endpoint?.close()
             throw error
         }
+        endpoint?.authorize(processGroup: pid)
+        var watchLines: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+        if monitor.wantsLines {
+            watchLines = { line in
+                monitor.lineArrived(line)
+                return monitor.wantsLines
+            }
+        }
+        let lineWatcher = watchLines
         processes.loop.execute {
-            stdout.start(pid: pid)
-            stderr.start(pid: pid)
+            stdout.start(pid: pid, lineWatcher: lineWatcher)
+            stderr.start(pid: pid, lineWatcher: lineWatcher)
         }
         let stopNow = state.withLock { state -> Bool in
             state.processGroup = pid
             return state.stopRequested
         }
         if stopNow { Glibc.kill(-pid, state.withLock { $0.killed } ? SIGKILL : config.stopSignal) }
-        events.spawned(self, pid)
+        context.events.spawned(self, pid)
+        monitor.started()
 
         let status = await processes.waitForExit(pid)
-        events.exited(self, status)
+        monitor.stop()
+        endpoint?.close()
+        context.events.exited(self, status)
         // Whatever the process left in its process group goes with it: the stop signal first,
         // SIGKILL once the interrupt timeout has passed.
         if Glibc.kill(-pid, config.stopSignal) == 0 {
@@ -127,14 +172,32 @@ final class ProcessService: Sendable {
             await processes.waitUntilEmpty(processGroup: pid)
             deadline.cancel()
         }
-        let (stopRequested, killed) = state.withLock { state in
+        let (stopRequested, killed, failure) = state.withLock { state in
             state.processGroup = nil
-            return (state.stopRequested, state.killed)
+            return (state.stopRequested, state.killed, state.failure)
         }
         if killed { throw ServiceFailure.killed(after: config.interruptTimeout) }
+        if let failure { throw failure }
         if status.isSuccess { return }
         if stopRequested && status == .signaled(config.stopSignal, coreDumped: false) { return }
         throw ServiceFailure.exited(status)
+    }
+
+    /// A probe or watchdog failed: the service stops (SIGKILL after its interrupt timeout), and
+    /// its run fails with `failure` rather than with how the process ended.
+    private func failed(_ failure: ServiceFailure) {
+        let target = state.withLock { state -> pid_t? in
+            guard state.failure == nil else { return nil }
+            state.failure = failure
+            return state.processGroup
+        }
+        guard let target else { return }
+        Glibc.kill(-target, config.stopSignal)
+        let limit = config.interruptTimeout
+        let escalation = CancellationToken(timeout: limit)
+        escalation.onCancel { [self] in
+            if state.withLock({ $0.processGroup == target }) { Glibc.kill(-target, SIGKILL) }
+        }
     }
 
     /// The daemon's scrubbed environment, then the service's own variables, then the identity
@@ -145,7 +208,7 @@ final class ProcessService: Sendable {
         func set(_ name: String, _ value: String) {
             if values.updateValue(value, forKey: name) == nil { order.append(name) }
         }
-        for entry in baseEnvironment {
+        for entry in context.baseEnvironment {
             guard let equals = entry.firstIndex(of: "=") else { continue }
             set(String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
         }

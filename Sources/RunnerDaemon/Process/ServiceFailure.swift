@@ -5,11 +5,20 @@ public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible 
     case exited(ExitStatus)
     /// The process did not stop within its limit and its process group was sent SIGKILL.
     case killed(after: Duration)
+    /// It did not become ready: its probe timed out, or no matching line or READY=1 came in time.
+    case notReady(String)
+    /// Its health probe failed too many times in a row.
+    case unhealthy(String)
+    /// It stopped pinging its notify watchdog, or asked for the watchdog to fire.
+    case watchdog(String)
 
     public var description: String {
         switch self {
         case .exited(let status): "exited with \(status)"
         case .killed(let limit): "did not stop within \(DurationText.format(limit)) and was killed"
+        case .notReady(let reason): "was not ready: \(reason)"
+        case .unhealthy(let reason): "was unhealthy: \(reason)"
+        case .watchdog(let reason): "failed its watchdog: \(reason)"
         }
     }
 }

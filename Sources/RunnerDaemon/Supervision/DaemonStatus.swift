@@ -27,6 +27,7 @@ final class DaemonStatus: Sendable {
         var services: [String: ServiceState] = [:]
         var restarting: [String: (at: ContinuousClock.Instant, number: Int, limit: Int)] = [:]
         var down: [String: String] = [:]
+        var serviceStatus: [String: String] = [:]
         var reloadError: String?
         /// A READY=1 is owed once everything is ready.
         var readyOwed = true
@@ -74,12 +75,20 @@ final class DaemonStatus: Sendable {
         }
     }
 
+    /// A `STATUS=` the service sent through its notify socket, shown after its name.
+    func serviceStatus(_ key: String, _ text: String) {
+        update { $0.serviceStatus[key] = text }
+    }
+
     func serviceReady(_ key: String) {
         update { $0.services[key] = .ready }
     }
 
     func serviceDown(_ key: String) {
-        update { $0.services[key] = .down }
+        update { state in
+            state.services[key] = .down
+            state.serviceStatus[key] = nil
+        }
     }
 
     func groupRestarting(_ group: String, after delay: Duration, number: Int, limit: Int) {
@@ -123,6 +132,8 @@ final class DaemonStatus: Sendable {
         }
         guard let text else { return }
         send([.stopping, .status(text)])
+        // Then, throttled, what the stop waits for.
+        update { _ in }
     }
 
     /// `EXTEND_TIMEOUT_USEC`, for a long stop that is still within its limits.
@@ -232,6 +243,9 @@ final class DaemonStatus: Sendable {
             if case .starting(let since) = state.services[key] {
                 parts.append("\(key) starting for \(DurationText.format(roundedToSeconds(now - since)))")
             }
+        }
+        for key in state.order {
+            if let text = state.serviceStatus[key] { parts.append("\(key): \(text)") }
         }
         for (group, retry) in state.restarting.sorted(by: { $0.key < $1.key }) {
             let wait = retry.at > now ? roundedToSeconds(retry.at - now) : .zero
