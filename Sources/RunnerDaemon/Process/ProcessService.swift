@@ -48,7 +48,7 @@ final class ProcessService: Sendable {
         var ready: @Sendable (ProcessService) -> Void = { _ in }
         /// A `STATUS=` the service sent through its notify socket.
         var status: @Sendable (ProcessService, String) -> Void = { _, _ in }
-        var exited: @Sendable (ProcessService, ExitStatus) -> Void = { _, _ in }
+        var exited: @Sendable (ProcessService, ProcessExit) -> Void = { _, _ in }
     }
 
     /// A fresh runner for one run of this service.

@@ -25,8 +25,8 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     private struct Child {
-        var status: ExitStatus?
-        var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+        var status: ProcessExit?
+        var waiters: [CheckedContinuation<ProcessExit, Never>] = []
     }
 
     private struct Drain {
@@ -59,7 +59,7 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     /// Suspends until the child `pid` (spawned here) has exited and been reaped.
-    func waitForExit(_ pid: pid_t) async -> ExitStatus {
+    func waitForExit(_ pid: pid_t) async -> ProcessExit {
         await withCheckedContinuation { continuation in
             loop.execute { [self] in
                 if let status = children[pid]?.status {
@@ -144,18 +144,18 @@ final class ProcessTable: @unchecked Sendable {
             while true {
                 let pid = waitpid(-1, &status, WNOHANG)
                 if pid <= 0 { break }
-                record(pid, ExitStatus(waitStatus: status))
+                record(pid, ProcessExit(waitStatus: status))
             }
         } else {
             for pid in children.keys where children[pid]?.status == nil {
                 var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid { record(pid, ExitStatus(waitStatus: status)) }
+                if waitpid(pid, &status, WNOHANG) == pid { record(pid, ProcessExit(waitStatus: status)) }
             }
         }
         checkDrains()
     }
 
-    private func record(_ pid: pid_t, _ status: ExitStatus) {
+    private func record(_ pid: pid_t, _ status: ProcessExit) {
         // Orphans re-parented to a subreaper daemon are reaped and forgotten.
         guard var child = children[pid] else { return }
         if child.waiters.isEmpty {

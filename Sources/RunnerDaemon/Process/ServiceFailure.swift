@@ -2,7 +2,7 @@
 public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The process exited with a non-zero status, or was killed by a signal it was not asked
     /// to stop with.
-    case exited(ExitStatus)
+    case exited(ProcessExit)
     /// The process did not stop within its limit and its process group was sent SIGKILL.
     case killed(after: Duration)
     /// It did not become ready: its probe timed out, or no matching line or READY=1 came in time.

@@ -17,7 +17,7 @@ enum ProbeFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server's reply was no HTTP status line, or the connection broke before one came.
     case badReply(url: String, problem: String)
     /// The exec probe's program ended other than with status 0.
-    case exited(executable: String, status: ExitStatus)
+    case exited(executable: String, status: ProcessExit)
     /// The exec probe's program could not be started.
     case spawnFailed(SpawnError)
     /// One attempt ran out of its time: `connect to 127.0.0.1:8080 timed out after 2s`. `action`

@@ -1,7 +1,7 @@
 import Runner
 
 /// How a child process ended, as `waitpid` reports it.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum ProcessExit: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32, coreDumped: Bool)
 
