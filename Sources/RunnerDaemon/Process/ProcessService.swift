@@ -112,8 +112,9 @@ final class ProcessService: Sendable {
         if case .notify? = config.ready?.check, let relay = context.relay {
             do {
                 endpoint = try relay.open(for: key, owner: config.credentials?.uid) { [self] message in
-                    monitor.notifyMessage(message)
+                    // The status first, so that a READY=1 in the same message goes out with it.
                     if let status = message.status { context.events.status(self, status) }
+                    monitor.notifyMessage(message)
                 }
             } catch {
                 stdout.abandon()

@@ -269,9 +269,8 @@ final class DaemonStatus: Sendable {
     }
 }
 
-/// Whole seconds (rounded up) for status text, or the duration itself when under a second.
+/// Whole seconds for status text, or whole milliseconds when under a second.
 private func roundedToSeconds(_ duration: Duration) -> Duration {
     let (seconds, attoseconds) = duration.components
-    if seconds == 0 { return .milliseconds(attoseconds / 1_000_000_000_000_000) }
-    return .seconds(seconds + (attoseconds > 0 ? 1 : 0))
+    return seconds == 0 ? .milliseconds(attoseconds / 1_000_000_000_000_000) : .seconds(seconds)
 }
