@@ -2,7 +2,8 @@
 #define RUNNERD_LINUX_SUPPORT_H
 
 // The Linux interfaces runnerd needs that Swift's Glibc module does not show: fork and exec done
-// safely for a multithreaded parent, epoll, eventfd, and pipe2.
+// safely for a multithreaded parent, epoll, eventfd, pipe2, and receiving SCM_CREDENTIALS and
+// SCM_RIGHTS with the CMSG macros.
 #include <sys/types.h>
 #include <stddef.h>
 #include <sys/epoll.h>
@@ -59,5 +60,24 @@ int runnerd_become_subreaper(void);
 
 /// pipe2(fds, O_CLOEXEC), which Swift cannot see without _GNU_SOURCE.
 int runnerd_pipe_cloexec(int fds[2]);
+
+/// One datagram received from a notify socket by runnerd_notify_receive.
+typedef struct {
+    size_t length;                  // payload bytes stored in the buffer
+    int truncated;                  // nonzero: the datagram was longer than the buffer (MSG_TRUNC)
+    int has_credentials;            // nonzero: SCM_CREDENTIALS came with it (always, with SO_PASSCRED)
+    pid_t pid;                      // the sender, as the kernel attests it in the receiver's pid namespace
+    uid_t uid;
+    gid_t gid;
+    int passed_fds;                 // file descriptors that came with it (SCM_RIGHTS), all already closed
+} runnerd_notify_datagram;
+
+/// Receives one datagram from `socket_fd` without blocking, and reads its SCM_CREDENTIALS.
+/// Returns 0, or -1 with errno (EAGAIN when nothing is queued).
+///
+/// Every file descriptor passed with the datagram is closed before this returns, whatever the
+/// sender meant by it: a relay keeps none, and closing is exactly what a BARRIER=1 asks for.
+/// Descriptors that did not fit the control buffer are released by the kernel (MSG_CTRUNC).
+int runnerd_notify_receive(int socket_fd, void *buffer, size_t capacity, runnerd_notify_datagram *datagram);
 
 #endif
