@@ -3,7 +3,9 @@ import Glibc
 /// The service manager's side of the notify protocol, for tests of the Systemd module and of the
 /// daemon: a Unix datagram socket with
 /// `SO_PASSCRED`, bound either at a fresh filesystem path or at a fresh abstract name.
-public final class NotifyReceiver {
+// @unchecked Sendable: its state is a socket fixed at init; tests receive from one task at a
+// time, and the kernel serialises concurrent receives anyway.
+public final class NotifyReceiver: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -117,4 +119,39 @@ public final class NotifyReceiver {
         }
         return Datagram(bytes: Array(buffer[..<count]), senderPID: senderPID)
     }
+}
+
+extension NotifyReceiver {
+    /// `receive(timeout:)` for async tests: the wait happens on a thread of its own, so that it
+    /// never holds one of the few threads of Swift's cooperative pool, which other tests (and
+    /// the code under test) need meanwhile.
+    public func receiveAsync(timeout: Duration = .seconds(10)) async throws -> Datagram {
+        try await onOwnThread { try self.receive(timeout: timeout) }
+    }
+}
+
+/// Runs a blocking `body` on a new OS thread and returns its result to the awaiting task.
+public func onOwnThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        let work = Work { continuation.resume(with: Result { try body() }) }
+        let box = Unmanaged.passRetained(work).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, box)
+        if status != 0 {
+            Unmanaged<Work>.fromOpaque(box).release()
+            continuation.resume(throwing: NotifyReceiver.Failure(description: "pthread_create failed: \(status)"))
+        } else {
+            pthread_detach(thread)
+        }
+    }
+}
+
+/// A closure handed to exactly one thread, which runs it once.
+private final class Work: @unchecked Sendable {
+    // @unchecked: only the thread it was handed to touches it.
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }

@@ -161,12 +161,12 @@ struct RunnerdDaemonTests {
         let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
         var ready: NotifyReceiver.Datagram
         repeat {
-            ready = try receiver.receive()
+            ready = try await receiver.receiveAsync()
         } while !ready.text.contains("READY=1")
         #expect(ready.text == "READY=1\nSTATUS=2 groups, 3/3 services ready")
         #expect(ready.senderPID == daemon.pid)
         daemon.signal(SIGTERM)
-        let stopping = try receiver.receive()
+        let stopping = try await receiver.receiveAsync()
         #expect(stopping.text == "STOPPING=1\nSTATUS=stopping: received SIGTERM")
         #expect(try await daemon.waitForExit() == 0)
     }

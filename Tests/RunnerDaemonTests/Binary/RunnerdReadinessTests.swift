@@ -5,11 +5,11 @@ import Testing
 /// Readiness, health and service watchdogs, through a real `runnerd` and a fake notify socket.
 @Suite("runnerd readiness")
 struct RunnerdReadinessTests {
-    private func receive(_ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(20)) throws -> [String] {
+    private func receive(_ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(20)) async throws -> [String] {
         var seen: [String] = []
         let deadline = Deadline(after: timeout)
         while !deadline.hasPassed {
-            let text = try receiver.receive(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds)))).text
+            let text = try await receiver.receiveAsync(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds)))).text
             seen.append(text)
             if matches(text) { return seen }
         }
@@ -59,7 +59,7 @@ struct RunnerdReadinessTests {
             """)
         let start = ContinuousClock.now
         let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
-        let seen = try receive(receiver) { $0.hasPrefix("READY=1") }
+        let seen = try await receive(receiver) { $0.hasPrefix("READY=1") }
         let readyAfter = ContinuousClock.now - start
         #expect(readyAfter > .milliseconds(1_000) && readyAfter < .milliseconds(2_500), "READY=1 after \(readyAfter)")
         #expect(seen.contains { $0.contains("1/2 services ready; g/web starting for") }, "\(seen)")
@@ -80,7 +80,7 @@ struct RunnerdReadinessTests {
             """)
         let start = ContinuousClock.now
         let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
-        let seen = try receive(receiver) { $0.hasPrefix("READY=1") }
+        let seen = try await receive(receiver) { $0.hasPrefix("READY=1") }
         #expect(ContinuousClock.now - start > .milliseconds(500))
         #expect(seen.last == "READY=1\nSTATUS=1 group, 1/1 services ready; g/notifier: warmed up")
         #expect(seen.dropLast().allSatisfy { !$0.contains("READY=1") })
