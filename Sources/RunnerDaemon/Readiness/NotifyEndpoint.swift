@@ -136,9 +136,10 @@ final class NotifyEndpoint: @unchecked Sendable {
         }
     }
 
-    /// Unlinks the socket file at once, then closes the socket on the loop and logs what the
-    /// rate limits still held back. Idempotent; callable from any thread. `onMessage` is not
-    /// called once the loop has run the close, which it does next (on the loop: right away).
+    /// Unlinks the socket file at once, then closes the socket on the loop (right away when
+    /// called there) and logs what the rate limits still held back; datagrams still queued are
+    /// discarded. Idempotent; callable from any thread. Once it returns, no new `onMessage` call
+    /// starts (one already running on the loop may finish).
     func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if let path { unlink(path) }
@@ -158,7 +159,8 @@ final class NotifyEndpoint: @unchecked Sendable {
         }
     }
 
-    /// Starts serving. Datagrams sent before this are queued by the kernel, not lost.
+    /// Starts serving; the relay calls it once, after `init`. Datagrams sent before this are queued
+    /// by the kernel, not lost.
     func start() {
         onLoop { [self] in
             guard !isClosed else { return }
