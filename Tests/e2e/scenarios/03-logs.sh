@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# 3. Logs: `journalctl -u runnerd -t SERVICE` shows that service's lines, with the service's name
+# as SYSLOG_IDENTIFIER, its group in RUNNERD_GROUP, stdout at PRIORITY=6 and stderr at PRIORITY=4.
+. "$(dirname "$0")/../harness/scenario.sh"
+
+cursor=$(journal_cursor)
+start_base
+# entries SERVICE: that service's journal entries since the start, as JSON lines.
+entries() { journal_since "$cursor" -u runnerd -t "$1" -o json; }
+has_line() { entries "$1" | grep -qF "$2"; }
+check "slowport's stdout line reached the journal" wait_until 10 has_line slowport "late-port 18080: starting"
+check "slowport's stderr line reached the journal" wait_until 10 has_line slowport "this line goes to stderr"
+check "ticker's lines reached the journal" wait_until 10 has_line ticker "ticker: stdout line"
+
+fields() { # SERVICE TEXT -> "IDENTIFIER GROUP PRIORITY PID" of the entry whose MESSAGE has TEXT
+    entries "$1" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if isinstance(e.get("MESSAGE"), str) and sys.argv[1] in e["MESSAGE"]:
+        print(e.get("SYSLOG_IDENTIFIER"), e.get("RUNNERD_GROUP"), e.get("PRIORITY"), e.get("_SYSTEMD_UNIT"))
+        break' "$2"
+}
+out=$(fields slowport "late-port 18080: starting"); say "stdout entry: $out"
+check "stdout entry: SYSLOG_IDENTIFIER=slowport RUNNERD_GROUP=web PRIORITY=6 in runnerd.service" \
+    [ "$out" = "slowport web 6 runnerd.service" ]
+out=$(fields slowport "this line goes to stderr"); say "stderr entry: $out"
+check "stderr entry: SYSLOG_IDENTIFIER=slowport RUNNERD_GROUP=web PRIORITY=4 in runnerd.service" \
+    [ "$out" = "slowport web 4 runnerd.service" ]
+out=$(fields worker "worker: stdout line"); say "worker entry: $out"
+check "worker entry: RUNNERD_GROUP=batch" [ "$out" = "worker batch 6 runnerd.service" ]
+check "-t ticker shows none of slowport's lines" \
+    test -z "$(journal_since "$cursor" -u runnerd -t ticker -o cat | grep late-port)"
+say "journalctl -u runnerd -t slowport:"
+journal_since "$cursor" -u runnerd -t slowport -o short | sed 's/^/       | /'
+finish
