@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The runnerd end-to-end suite, under a real systemd 252 in a throw-away Debian 12 container:
-#   rootfs (cached) -> build the .deb -> boot -> dpkg -i inside -> scenarios -> teardown (always).
+#   rootfs (cached) -> build the .deb (+ lintian) -> boot -> dpkg -i inside -> scenarios ->
+#   teardown (always).
 #
 #   Tests/e2e/run.sh                 every scenario
 #   Tests/e2e/run.sh 3 4 8 9 10      some of them, by number (or E2E_SCENARIOS="3 4 8")
@@ -72,8 +73,15 @@ if [ -n "${E2E_DEB:-}" ]; then
     deb=$(realpath "$E2E_DEB")
 else
     t=$(e2e_now_ms)
-    deb=$("$repo/packaging/build-deb.sh" | tail -n 1) || { rm -rf "$stage"; fail_all "the .deb did not build"; }
-    e2e_log "the .deb built in $(e2e_secs_since "$t")s"
+    "$repo/packaging/build-deb.sh" --lintian >"$stage/deb-path"
+    rc=$?
+    deb=$(tail -n 1 "$stage/deb-path")
+    case $rc in
+        0) record PASS "lintian" ;;
+        3) record FAIL "lintian (findings above)" ;;
+        *) rm -rf "$stage"; fail_all "the .deb did not build" ;;
+    esac
+    e2e_log "the .deb built and was checked in $(e2e_secs_since "$t")s"
 fi
 [ -f "$deb" ] || { rm -rf "$stage"; fail_all "no .deb at $deb"; }
 cp "$deb" "$stage/runnerd.deb"

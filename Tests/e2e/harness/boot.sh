@@ -77,6 +77,7 @@ while [ -z "$leader" ]; do
     [ -n "$leader" ] || sleep 0.05
 done
 echo "E2E_LEADER=$leader" >>"$E2E_STATE/env"
+# shellcheck disable=SC2034  # e2e_in (lib.sh) reads it
 E2E_LEADER=$leader
 
 state=

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the settings are used by the scripts that source this file
 # Settings and helpers shared by the runnerd end-to-end harness. Sourced, never run.
 #
 # The harness boots a throw-away Debian 12 container whose PID 1 is a real systemd 252, so that

@@ -14,7 +14,7 @@ gone_within() { # PID TENTHS: wait until PID is gone, at most TENTHS tenths of a
     ! kill -0 "$pid" 2>/dev/null
 }
 
-E2E_NSPAWN_PID= E2E_CGDIRS= E2E_NSPAWN_DIR_EXISTED=1
+E2E_NSPAWN_PID='' E2E_CGDIRS='' E2E_NSPAWN_DIR_EXISTED=1
 if [ -r "$E2E_STATE/env" ]; then
     # shellcheck disable=SC1091
     . "$E2E_STATE/env"
