@@ -233,6 +233,31 @@ struct RunnerdDaemonTests {
         #expect(try await version.waitForExit() == 0)
         #expect(version.output == "0.1.0\n")
     }
+
+    @Test func aFloodingChildWithAStuckReaderNeitherGrowsTheDaemonNorDelaysItsStop() async throws {
+        // stdout is a pipe nobody reads: once it is full, the daemon's writer blocks, its backlog
+        // fills to the cap, and the daemon must stop reading the child instead of buffering.
+        var stuck: [Int32] = [-1, -1]
+        #expect(pipe(&stuck) == 0)
+        defer { close(stuck[0]) }
+        let config = temporaryConfig("""
+            groups:
+              g:
+                services:
+                  flood: { command: [cat, /dev/zero] }
+                  lines: { command: [sh, -c, "yes 'a line of output'"] }
+            """)
+        let daemon = try RunnerdProcess(["run", "--config", config], stdoutFD: stuck[1])
+        close(stuck[1])
+        try await daemon.waitForLine(containing: "service lines started")
+        try await Task.sleep(for: .seconds(2))
+        let resident = try #require(residentKiB(of: daemon.pid))
+        #expect(resident < 48 * 1024, "runnerd grew to \(resident) KiB")
+        let start = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
 }
 
 /// Seconds since midnight from a log line's `YYYY-MM-DD HH:MM:SS.mmm` prefix.

@@ -17,8 +17,9 @@ final class RunnerdProcess {
     let outputPath: String
     private(set) var exitCode: Int32?
 
-    /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none).
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none). Its stdout
+    /// and stderr go to `output`; with `stdoutFD`, stdout goes there instead.
+    init(_ arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
         var template = Array("/tmp/runnerd-daemon-out-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw TestTimeout(description: "mkstemp failed") }
@@ -29,7 +30,7 @@ final class RunnerdProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, stdoutFD ?? fd, 1)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -156,4 +157,18 @@ func temporaryConfig(_ text: String) -> String {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
     return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The resident set size of `pid` in KiB, from /proc/PID/status.
+func residentKiB(of pid: pid_t) -> Int? {
+    guard let file = fopen("/proc/\(pid)/status", "r") else { return nil }
+    defer { fclose(file) }
+    var buffer = [CChar](repeating: 0, count: 256)
+    while fgets(&buffer, 256, file) != nil {
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "")
+        }
+    }
+    return nil
 }
