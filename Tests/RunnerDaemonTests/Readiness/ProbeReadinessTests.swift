@@ -5,73 +5,85 @@ import Testing
 
 /// Waiting for readiness: real services that open their port late, a status that turns 2xx, a
 /// file that appears; the schedule, the timeout's message and cancellation.
+///
+/// The schedule attempts at about 0, 50, 150, 350, 750 and 1550 ms. A service that becomes
+/// reachable at 1 s is therefore seen by the attempt at about 1.55 s: never before it opened, and
+/// within one pause (800 ms here) after. The upper bounds leave 450 ms for a loaded machine.
 @Suite("Probe readiness")
 struct ProbeReadinessTests {
     let waiter = ReadinessWaiter(prober: Prober(processes: ServiceHarness.processes))
 
-    /// How long `waitUntilReady` took, and what it returned.
-    private func timedWait(
-        _ check: ProbeCheck, timeout: Duration = .seconds(10), cancellation: CancellationToken = CancellationToken(),
-        using waiter: ReadinessWaiter? = nil
-    ) async -> (result: Result<Void, ProbeFailure>, took: Duration) {
+    /// Waits for `check` in a task of its own, runs `stimulus` 1 s after the wait began, and
+    /// returns the result with when the stimulus happened and when the wait ended, both measured
+    /// from the wait's start.
+    private func waitWhile(
+        _ check: ProbeCheck, after delay: Duration = .seconds(1), stimulus: @escaping @Sendable () throws -> ContinuousClock.Instant
+    ) async throws -> (result: Result<Void, ProbeFailure>, stimulus: Duration, ready: Duration) {
+        let waiter = self.waiter
         let start = ContinuousClock.now
-        let result = await (waiter ?? self.waiter).waitUntilReady(check, timeout: timeout, cancellation: cancellation)
-        return (result, ContinuousClock.now - start)
+        let wait = Task { await waiter.waitUntilReady(check, timeout: .seconds(10), cancellation: CancellationToken()) }
+        try await Task.sleep(until: start + delay)
+        let stimulated = try stimulus()
+        let result = await wait.value
+        return (result, stimulated - start, ContinuousClock.now - start)
     }
 
-    // The server listens 1s after it bound its port. The schedule attempts at about 0, 50, 150,
-    // 350, 750 and 1550 ms, so the wait ends at the attempt of about 1.55 s; the upper bound
-    // leaves 350 ms for a loaded machine.
-
-    @Test(arguments: ["127.0.0.1", "::1", "localhost"])
-    func tcpIsReadyOnceTheServiceListens(host: String) async throws {
-        let server = try await ProbeTestServer.start(.tcp, host: host, listenAfter: .seconds(1))
-        defer { Task { await server.stop() } }
-        let (result, took) = await timedWait(.tcp(host: host, port: server.port))
+    @Test(arguments: [("127.0.0.1", "127.0.0.1"), ("::1", "::1"), ("127.0.0.1", "localhost")])
+    func tcpIsReadyOnceTheServiceListens(serverHost: String, probeHost: String) async throws {
+        let service = try await ProbeTestServer.start(.tcp, host: serverHost, listening: false)
+        defer { Task { await service.stop() } }
+        let (result, opened, ready) = try await waitWhile(.tcp(host: probeHost, port: service.port)) { service.openPort() }
         #expect(result.failure == nil)
-        #expect(took >= .milliseconds(950) && took <= .milliseconds(1900), "ready after \(took)")
+        #expect(ready > opened, "ready at \(ready), before the port opened at \(opened)")
+        #expect(ready >= .milliseconds(1000) && ready <= .milliseconds(2000), "ready after \(ready)")
     }
 
     @Test func httpIsReadyOnceTheServiceListensAndAnswers2xx() async throws {
-        let server = try await ProbeTestServer.start(.http(), listenAfter: .seconds(1))
-        defer { Task { await server.stop() } }
-        let (result, took) = await timedWait(.http(url: server.url("/healthz")))
+        let service = try await ProbeTestServer.start(.http, listening: false)
+        defer { Task { await service.stop() } }
+        _ = service.becomeHealthy()
+        let (result, opened, ready) = try await waitWhile(.http(url: service.url("/healthz"))) { service.openPort() }
         #expect(result.failure == nil)
-        #expect(took >= .milliseconds(950) && took <= .milliseconds(1900), "ready after \(took)")
+        #expect(ready > opened, "ready at \(ready), before the port opened at \(opened)")
+        #expect(ready >= .milliseconds(1000) && ready <= .milliseconds(2000), "ready after \(ready)")
     }
 
     @Test func httpIsNotReadyWhileItAnswers503() async throws {
-        let server = try await ProbeTestServer.start(.http(unhealthyFor: .seconds(1)))
-        defer { Task { await server.stop() } }
-        let (result, took) = await timedWait(.http(url: server.url("/healthz")))
+        let service = try await ProbeTestServer.start(.http)
+        defer { Task { await service.stop() } }
+        let (result, healed, ready) = try await waitWhile(.http(url: service.url("/healthz"))) { service.becomeHealthy() }
         #expect(result.failure == nil)
-        #expect(took >= .milliseconds(950) && took <= .milliseconds(1900), "ready after \(took)")
-        // Every attempt before the last saw the 503: the server answered each one.
-        var statuses: [String] = []
-        while let request = await server.nextRequest(timeout: .milliseconds(500)) {
-            statuses.append(String(decoding: request.prefix(4), as: UTF8.self))
-        }
-        #expect(statuses.count >= 5 && statuses.count <= 7, "\(statuses.count) attempts")
+        #expect(ready > healed, "ready at \(ready), before the service answered 200 at \(healed)")
+        #expect(ready >= .milliseconds(1000) && ready <= .milliseconds(2000), "ready after \(ready)")
+        // Every attempt but the last was answered, with 503; no attempt came in between.
+        let statuses = await service.sentStatuses()
+        #expect(statuses.last == "200")
+        #expect(statuses.dropLast().allSatisfy { $0 == "503" })
+        #expect(statuses.count >= 2 && statuses.count <= 6, "\(statuses)")
     }
 
     @Test func execIsReadyOnceItsCommandSucceeds() async throws {
         let directory = try ProbeDirectory()
         let check = try directory.script("check", "test -e \(directory.path)/flag")
-        Task {
-            try await Task.sleep(for: .seconds(1))
+        let (result, created, ready) = try await waitWhile(.exec(command: [check], executable: check)) {
+            let now = ContinuousClock.now
             try directory.touch("flag")
+            return now
         }
-        let (result, took) = await timedWait(.exec(command: [check], executable: check))
         #expect(result.failure == nil)
-        #expect(took >= .milliseconds(1000) && took <= .milliseconds(1900), "ready after \(took)")
+        #expect(ready > created, "ready at \(ready), before the file appeared at \(created)")
+        #expect(ready >= .milliseconds(1000) && ready <= .milliseconds(2000), "ready after \(ready)")
     }
 
     @Test func aServiceThatIsReadyAtOnceIsSeenAtOnce() async throws {
-        let server = try await ProbeTestServer.start(.tcp)
-        defer { Task { await server.stop() } }
-        let (result, took) = await timedWait(.tcp(host: "127.0.0.1", port: server.port))
+        let server = ProbeLoopbackServer(.close)
+        defer { server.stop() }
+        let start = ContinuousClock.now
+        let result = await waiter.waitUntilReady(.tcp(host: "127.0.0.1", port: server.port), timeout: .seconds(10), cancellation: CancellationToken())
         #expect(result.failure == nil)
-        #expect(took < .milliseconds(100), "ready after \(took)")
+        #expect(ContinuousClock.now - start < .seconds(1))
+        try await waitUntil { server.connections > 0 }
+        #expect(server.connections == 1, "one attempt, and no pause before it")
     }
 
     // MARK: The schedule
@@ -84,12 +96,14 @@ struct ProbeReadinessTests {
     @Test func attemptsFollowTheScheduleWithoutBusyLooping() async throws {
         let directory = try ProbeDirectory()
         let check = try directory.script("check", "echo attempt >> \(directory.path)/attempts; exit 1")
-        let (result, took) = await timedWait(.exec(command: [check], executable: check), timeout: .seconds(2))
+        let start = ContinuousClock.now
+        let result = await waiter.waitUntilReady(.exec(command: [check], executable: check), timeout: .seconds(2), cancellation: CancellationToken())
+        let took = ContinuousClock.now - start
         #expect(result.failure?.description == "not ready within 2s: \(check) exited with status 1")
-        #expect(took >= .seconds(2) && took < .milliseconds(2400), "gave up after \(took)")
+        #expect(took >= .seconds(2) && took < .milliseconds(2300), "gave up after \(took)")
         // Attempts at about 0, 0.05, 0.15, 0.35, 0.75 and 1.55 s; the next would be at 2.55 s.
         let attempts = try directory.lineCount("attempts")
-        #expect(attempts >= 5 && attempts <= 7, "\(attempts) attempts in 2s")
+        #expect(attempts >= 4 && attempts <= 6, "\(attempts) attempts in 2s")
     }
 
     // MARK: Timeouts
@@ -97,25 +111,31 @@ struct ProbeReadinessTests {
     @Test func aTimeoutQuotesTheLastAttemptsError() async {
         let (fd, port) = refusingPort()
         defer { close(fd) }
-        let (result, took) = await timedWait(.tcp(host: "127.0.0.1", port: port), timeout: .milliseconds(500))
+        let start = ContinuousClock.now
+        let result = await waiter.waitUntilReady(.tcp(host: "127.0.0.1", port: port), timeout: .milliseconds(500), cancellation: CancellationToken())
+        let took = ContinuousClock.now - start
         #expect(result.failure == .timedOut(after: .milliseconds(500), lastError: .refused(address: "127.0.0.1:\(port)")))
         #expect(result.failure?.description == "not ready within 500ms: connect to 127.0.0.1:\(port) refused")
         #expect(took >= .milliseconds(500) && took < .milliseconds(800), "gave up after \(took)")
     }
 
-    @Test func attemptsThatHangAreCutByTheAttemptTimeoutAndTheOverallOne() async throws {
-        let server = try await ProbeTestServer.start(.silent)
-        defer { Task { await server.stop() } }
+    @Test func attemptsThatHangAreCutByTheAttemptTimeoutAndTheOverallOne() async {
+        let server = ProbeLoopbackServer(.silent)
+        defer { server.stop() }
         let url = server.url("/healthz")
-        // Each attempt gets 300ms: two of them fail, the third is cut short by the overall 1s.
+        // Each attempt gets 300ms: two of them time out, the third is cut short by the overall 1s.
         let short = ReadinessWaiter(prober: Prober(processes: ServiceHarness.processes), attemptTimeout: .milliseconds(300))
-        let (result, took) = await timedWait(.http(url: url), timeout: .seconds(1), using: short)
+        var start = ContinuousClock.now
+        let result = await short.waitUntilReady(.http(url: url), timeout: .seconds(1), cancellation: CancellationToken())
+        var took = ContinuousClock.now - start
         #expect(result.failure?.description == "not ready within 1s: GET \(url) timed out after 300ms")
         #expect(took >= .seconds(1) && took < .milliseconds(1300), "gave up after \(took)")
         // A single attempt longer than the whole wait: the wait's own limit names it.
-        let (single, singleTook) = await timedWait(.http(url: url), timeout: .milliseconds(400))
+        start = ContinuousClock.now
+        let single = await waiter.waitUntilReady(.http(url: url), timeout: .milliseconds(400), cancellation: CancellationToken())
+        took = ContinuousClock.now - start
         #expect(single.failure?.description == "not ready within 400ms: GET \(url) timed out after 400ms")
-        #expect(singleTook >= .milliseconds(400) && singleTook < .milliseconds(700), "gave up after \(singleTook)")
+        #expect(took >= .milliseconds(400) && took < .milliseconds(700), "gave up after \(took)")
     }
 
     // MARK: Cancellation
@@ -128,13 +148,12 @@ struct ProbeReadinessTests {
         // During a pause between attempts, and during an exec attempt that runs long.
         for check in [ProbeCheck.tcp(host: "127.0.0.1", port: port), .exec(command: [slow], executable: slow)] {
             let token = CancellationToken()
-            Task {
-                try await Task.sleep(for: .milliseconds(300))
-                token.cancel()
-            }
-            let (result, took) = await timedWait(check, timeout: .seconds(30), cancellation: token)
+            let cancelled = CancelAfter(.milliseconds(300), token)
+            let result = await waiter.waitUntilReady(check, timeout: .seconds(30), cancellation: token)
+            let end = ContinuousClock.now
             #expect(result.failure == .cancelled, "\(check)")
-            #expect(took >= .milliseconds(300) && took < .milliseconds(500), "\(check): cancelled after \(took)")
+            let late = end - (await cancelled.instant)
+            #expect(late < .milliseconds(200), "\(check): ended \(late) after the cancel")
         }
         let pid = try #require(pid_t(directory.read("pid").split(separator: "\n").first ?? ""))
         #expect(!processExists(pid))
@@ -150,7 +169,7 @@ struct ProbeReadinessTests {
         task.cancel()
         let result = await task.value
         #expect(result.failure == .cancelled)
-        #expect(ContinuousClock.now - start < .milliseconds(150))
+        #expect(ContinuousClock.now - start < .milliseconds(200))
     }
 
     @Test func anAlreadyCancelledTokenMakesNoAttempt() async throws {
@@ -158,9 +177,10 @@ struct ProbeReadinessTests {
         let check = try directory.script("check", "echo attempt >> \(directory.path)/attempts")
         let token = CancellationToken()
         token.cancel()
-        let (result, took) = await timedWait(.exec(command: [check], executable: check), cancellation: token)
+        let start = ContinuousClock.now
+        let result = await waiter.waitUntilReady(.exec(command: [check], executable: check), timeout: .seconds(10), cancellation: token)
         #expect(result.failure == .cancelled)
-        #expect(took < .milliseconds(100))
+        #expect(ContinuousClock.now - start < .milliseconds(100))
         #expect(try directory.lineCount("attempts") == 0)
     }
 }

@@ -1,70 +1,53 @@
+import CLinuxSupport
 import Glibc
 @testable import RunnerDaemon
 import RunnerdTestSupport
 
-/// A small TCP or HTTP server in a python3 child process, for probe tests: a service of its own,
-/// spawned through the daemon's process table. It binds a free port (port 0, read back) at once,
-/// so the port is known and refuses connections, and only listens once `listenAfter` has passed:
-/// a service that opens its port late. It then says `listening` on its stdout, and reports every
-/// request it reads there.
+/// A service for probe tests: a small TCP or HTTP server in a python3 child process, spawned
+/// through the daemon's process table. It binds a free port (port 0, read back) at once, so the
+/// port is known and refuses connections, and listens only when the test says so (`openPort()`),
+/// so a test knows exactly when the service became reachable. An HTTP server answers 503 until
+/// the test calls `becomeHealthy()`, and reports each status it sent on its stdout.
 final class ProbeTestServer: Sendable {
-    enum Mode {
+    enum Mode: String {
         /// Accepts connections and closes them.
         case tcp
-        /// Answers every request with `503 Service Unavailable` during the first `unhealthyFor`
-        /// after it started listening, and with `200 OK` after that.
-        case http(unhealthyFor: Duration = .zero)
-        /// Reads a request, reports it, then writes `reply` and closes.
-        case canned(reply: [UInt8])
-        /// Accepts connections and never reads or writes them.
-        case silent
-
-        var arguments: [String] {
-            switch self {
-            case .tcp: ["tcp", "0"]
-            case .http(let unhealthyFor): ["http", seconds(unhealthyFor)]
-            case .canned(let reply): ["canned", reply.map { String($0, radix: 16).leftPadded(2) }.joined()]
-            case .silent: ["silent", "0"]
-            }
-        }
+        /// Answers every request with `503 Service Unavailable` until `becomeHealthy()`, then `200 OK`.
+        case http
     }
 
     static let script = """
-        import socket, sys, time, signal
+        import signal, socket, sys
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        healthy = False
+        def heal(number, frame):
+            global healthy
+            healthy = True
+        signal.signal(signal.SIGUSR2, heal)
         signal.alarm(120)
-        mode, host, delay, argument = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+        mode, host, wait = sys.argv[1], sys.argv[2], sys.argv[3] == 'wait'
         family = socket.AF_INET6 if ':' in host else socket.AF_INET
         server = socket.socket(family, socket.SOCK_STREAM)
         server.bind((host, 0))
         print(server.getsockname()[1], flush=True)
-        time.sleep(delay)
+        if wait:
+            signal.sigwait({signal.SIGUSR1})
         server.listen(64)
-        listened = time.monotonic()
         print('listening', flush=True)
-        held = []
-        def read_request(connection):
-            connection.settimeout(5)
-            data = b''
-            while b'\\r\\n\\r\\n' not in data:
-                chunk = connection.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            print(data.hex(), flush=True)
         while True:
             connection, _ = server.accept()
             try:
                 if mode == 'http':
-                    read_request(connection)
-                    late = time.monotonic() - listened >= float(argument)
-                    status = b'200 OK' if late else b'503 Service Unavailable'
+                    connection.settimeout(5)
+                    data = b''
+                    while b'\\r\\n\\r\\n' not in data:
+                        chunk = connection.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    status = b'200 OK' if healthy else b'503 Service Unavailable'
                     connection.sendall(b'HTTP/1.1 ' + status + b'\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n')
-                elif mode == 'canned':
-                    read_request(connection)
-                    connection.sendall(bytes.fromhex(argument))
-                elif mode == 'silent':
-                    held.append(connection)
-                    continue
+                    print(status[:3].decode(), flush=True)
             except OSError:
                 pass
             connection.close()
@@ -85,15 +68,14 @@ final class ProbeTestServer: Sendable {
         self.output = output
     }
 
-    /// Starts a server on `host` (an IPv4 or IPv6 literal or `localhost`) and returns once it has
-    /// bound its port; it listens once `listenAfter` has passed from then. Without `listenAfter`,
-    /// returns once it listens.
-    static func start(_ mode: Mode, host: String = "127.0.0.1", listenAfter: Duration = .zero) async throws -> ProbeTestServer {
+    /// Starts a server on `host` (an IPv4 or IPv6 literal, or `localhost`) and returns once it has
+    /// bound its port, and also listens unless `listening` is false.
+    static func start(_ mode: Mode, host: String = "127.0.0.1", listening: Bool = true) async throws -> ProbeTestServer {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TestTimeout(description: "pipe failed: errno \(errno)") }
+        guard runnerd_pipe_cloexec(&fds) == 0 else { throw TestTimeout(description: "pipe failed: errno \(errno)") }
         let request = ProcessTable.Request(
             executable: "/usr/bin/python3",
-            arguments: ["python3", "-c", script] + [mode.arguments[0], host, seconds(listenAfter), mode.arguments[1]],
+            arguments: ["python3", "-c", script, mode.rawValue, host, listening ? "now" : "wait"],
             environment: ["PATH=/usr/bin:/bin"], workingDirectory: nil, credentials: nil,
             stdoutFD: fds[1], stderrFD: 2
         )
@@ -113,18 +95,13 @@ final class ProbeTestServer: Sendable {
             throw TestTimeout(description: "the test server did not report its port")
         }
         let server = ProbeTestServer(pid: pid, port: port, host: host, output: output)
-        if listenAfter == .zero {
-            guard await server.waitUntilListening() else {
+        if listening {
+            guard await server.output.nextLine(timeout: .seconds(10)) == "listening" else {
                 await server.stop()
                 throw TestTimeout(description: "the test server did not start listening")
             }
         }
         return server
-    }
-
-    /// Waits (bounded) until the server says it listens; false if it did not within `timeout`.
-    func waitUntilListening(timeout: Duration = .seconds(10)) async -> Bool {
-        await output.nextLine(timeout: timeout) == "listening"
     }
 
     /// `host:port`, as a tcp probe names it.
@@ -133,14 +110,28 @@ final class ProbeTestServer: Sendable {
     /// `http://host:port<path>`.
     func url(_ path: String = "/") -> String { "http://\(address)\(path)" }
 
-    /// The next request the server read, as bytes; nil if none came within `timeout`. Only for a
-    /// server that `start` or `waitUntilListening` saw listening.
-    func nextRequest(timeout: Duration = .seconds(5)) async -> [UInt8]? {
-        guard let line = await output.nextLine(timeout: timeout) else { return nil }
-        return stride(from: 0, to: line.count - 1, by: 2).compactMap { offset in
-            let start = line.index(line.startIndex, offsetBy: offset)
-            return UInt8(line[start..<line.index(start, offsetBy: 2)], radix: 16)
+    /// Tells a server started with `listening: false` to listen, and returns the instant just
+    /// before: connects are refused until then.
+    func openPort() -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        kill(pid, SIGUSR1)
+        return now
+    }
+
+    /// Makes an http server answer 200 from now on, and returns the instant just before.
+    func becomeHealthy() -> ContinuousClock.Instant {
+        let now = ContinuousClock.now
+        kill(pid, SIGUSR2)
+        return now
+    }
+
+    /// The statuses an http server sent so far (`503`, `200`); stops at `timeout` without a line.
+    func sentStatuses(timeout: Duration = .milliseconds(500)) async -> [String] {
+        var statuses: [String] = []
+        while let line = await output.nextLine(timeout: timeout) {
+            if line != "listening" { statuses.append(line) }
         }
+        return statuses
     }
 
     /// Kills the server and reaps it; returns once its port is closed.
@@ -187,44 +178,33 @@ final class LineReader: Sendable {
     }
 }
 
-/// A port on `host` that is bound but not listening, so connects to it are refused, for as long
-/// as the returned descriptor stays open.
+/// A socket bound to a free port on `host` (`127.0.0.1` or `::1`) but not listening, so that
+/// connects to it are refused for as long as the returned descriptor stays open.
 func refusingPort(host: String = "127.0.0.1") -> (fd: Int32, port: UInt16) {
     let ipv6 = host.contains(":")
-    let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
     precondition(fd >= 0, "socket failed")
-    if ipv6 {
-        var address = sockaddr_in6()
-        address.sin6_family = sa_family_t(AF_INET6)
-        _ = inet_pton(AF_INET6, host, &address.sin6_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                precondition(bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0, "bind failed")
+    var storage = sockaddr_storage()
+    var length = socklen_t(ipv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &storage) { pointer in
+        if ipv6 {
+            pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                address.pointee.sin6_family = sa_family_t(AF_INET6)
+                _ = inet_pton(AF_INET6, host, &address.pointee.sin6_addr)
+            }
+        } else {
+            pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                address.pointee.sin_family = sa_family_t(AF_INET)
+                _ = inet_pton(AF_INET, host, &address.pointee.sin_addr)
             }
         }
-        return (fd, UInt16(bigEndian: address.sin6_port))
-    }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    _ = inet_pton(AF_INET, host, &address.sin_addr)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-            precondition(bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0, "bind failed")
+            precondition(bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0, "bind failed: errno \(errno)")
         }
     }
-    return (fd, UInt16(bigEndian: address.sin_port))
-}
-
-/// A duration in seconds, as python's float() reads it.
-private func seconds(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return "\(Double(seconds) + Double(attoseconds) / 1e18)"
-}
-
-private extension String {
-    func leftPadded(_ width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
+    // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+    let port = withUnsafePointer(to: &storage) { pointer in
+        pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
     }
+    return (fd, port)
 }
