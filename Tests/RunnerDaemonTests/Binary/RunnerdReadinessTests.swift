@@ -41,13 +41,14 @@ struct RunnerdReadinessTests {
         """
     }
 
-    @Test(arguments: ["tcp", "http", "log-line"])
+    @Test(arguments: ["tcp", "http", "exec", "log-line"])
     func readyWaitsForAServiceThatOpensItsPortLate(kind: String) async throws {
         let receiver = try NotifyReceiver(.path)
         let port = freePort()
         let probe = switch kind {
         case "tcp": "{ tcp: \"127.0.0.1:\(port)\", timeout: 10s }"
         case "http": "{ http: \"http://127.0.0.1:\(port)/healthz\", timeout: 10s }"
+        case "exec": "{ exec: [python3, -c, \"import socket; socket.create_connection(('127.0.0.1', \(port)), 1)\"], timeout: 10s }"
         default: "{ log-line: \"^listening on \(port)$\", timeout: 10s }"
         }
         let config = temporaryConfig("""

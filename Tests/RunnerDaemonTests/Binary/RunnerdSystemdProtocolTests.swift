@@ -98,6 +98,12 @@ struct RunnerdSystemdProtocolTests {
         all += try await receive(receiver) { $0.hasPrefix("READY=1") }
         daemon.signal(SIGHUP)
         all += try await receive(receiver) { $0.hasPrefix("READY=1") }
+        let valid = readFile(path)
+        write("groups: [broken\n", to: path)
+        daemon.signal(SIGHUP)
+        all += try await receive(receiver) { $0.hasPrefix("READY=1") }
+        #expect(all.last?.contains("reload failed, still running the previous config: \(path):2:1: invalid YAML") == true, "\(all.last ?? "")")
+        write(valid, to: path)
         daemon.signal(SIGTERM)
         all += try await receive(receiver) { $0.hasPrefix("STOPPING=1") }
         #expect(try await daemon.waitForExit() == 0)
@@ -112,7 +118,7 @@ struct RunnerdSystemdProtocolTests {
         }.reduce(into: [String]()) { phases, marker in
             if phases.last != marker { phases.append(marker) }
         }
-        #expect(markers == ["READY", "RESTARTING", "READY", "RELOADING", "READY", "STOPPING"], "\(all)")
+        #expect(markers == ["READY", "RESTARTING", "READY", "RELOADING", "READY", "RELOADING", "READY", "STOPPING"], "\(all)")
         #expect(all.allSatisfy { !$0.contains("\n\n") })
     }
 

@@ -68,18 +68,7 @@ final class RunnerdProcess {
     }
 
     /// Everything the daemon and its services printed so far.
-    var output: String {
-        guard let file = fopen(outputPath, "r") else { return "" }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    var output: String { readFile(outputPath) }
 
     var lines: [String] { output.split(separator: "\n").map(String.init) }
 
@@ -171,4 +160,18 @@ func residentKiB(of pid: pid_t) -> Int? {
         }
     }
     return nil
+}
+
+/// The contents of the file at `path`, or "" if it cannot be read.
+func readFile(_ path: String) -> String {
+    guard let file = fopen(path, "r") else { return "" }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes += buffer[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

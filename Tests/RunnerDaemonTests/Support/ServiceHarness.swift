@@ -44,16 +44,7 @@ final class ServiceHarness: Sendable {
 
     /// The output file's lines so far.
     var lines: [String] {
-        guard let file = fopen(outputPath, "r") else { return [] }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        readFile(outputPath).split(separator: "\n").map(String.init)
     }
 
     /// Waits (bounded) until the output has a line satisfying `matches`, and returns the lines.
