@@ -70,7 +70,8 @@ final class PThreadCondition: @unchecked Sendable {
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock every deadline in this library is measured on.
-func monotonicNanoseconds() -> UInt64 {
+/// (SPI: runnerd's event loop shares it; not part of the library's API.)
+@_spi(RunnerdInternals) public func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
@@ -79,7 +80,7 @@ func monotonicNanoseconds() -> UInt64 {
 extension Duration {
     /// The duration in whole nanoseconds, with negative durations as zero and huge ones capped,
     /// so that deadline arithmetic can never trap.
-    var clampedNanoseconds: UInt64 {
+    @_spi(RunnerdInternals) public var clampedNanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
         if seconds >= 100 * 365 * 24 * 3600 { return 100 * 365 * 24 * 3600 * 1_000_000_000 }
@@ -88,8 +89,8 @@ extension Duration {
 }
 
 /// Starts a detached OS thread that runs `body`. The name shows in `top -H` and in `/proc`;
-/// Linux keeps at most 15 bytes of it.
-func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
+/// Linux keeps at most 15 bytes of it. (SPI: runnerd's own threads start here too.)
+@_spi(RunnerdInternals) public func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Box: Sendable {
         let name: String
         let body: @Sendable () -> Void

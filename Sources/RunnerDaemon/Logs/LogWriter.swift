@@ -1,5 +1,6 @@
 import CLinuxSupport
 import Glibc
+@_spi(RunnerdInternals) import Runner
 import Synchronization
 import Systemd
 
@@ -66,7 +67,7 @@ final class LogWriter: Sendable {
         self.capacity = capacity
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "cannot create the log writer's eventfd: errno \(errno)")
-        startThread(named: "runnerd-logs") { [self] in writeForever() }
+        spawnThread(name: "runnerd-logs") { [self] in writeForever() }
     }
 
     /// Called on the writer thread when a throttled backlog has been written out.

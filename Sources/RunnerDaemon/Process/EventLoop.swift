@@ -1,5 +1,6 @@
 import CLinuxSupport
 import Glibc
+@_spi(RunnerdInternals) import Runner
 import Synchronization
 
 /// The daemon's event loop: one OS thread that waits in `epoll_wait` for child output, its own
@@ -35,7 +36,7 @@ final class EventLoop: @unchecked Sendable {
         event.data.fd = wakeFD
         epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
         let started = Atomic(false)
-        startThread(named: name) { [self] in
+        spawnThread(name: name) { [self] in
             threadID.store(pthread_self(), ordering: .releasing)
             started.store(true, ordering: .releasing)
             run()
@@ -87,7 +88,7 @@ final class EventLoop: @unchecked Sendable {
     func schedule(after delay: Duration, _ action: @escaping () -> Void) -> TimerID {
         let id = nextTimerID
         nextTimerID += 1
-        let deadline = monotonicNow() &+ UInt64(max(0, delay.nanoseconds))
+        let deadline = monotonicNanoseconds() &+ delay.clampedNanoseconds
         let index = timers.firstIndex { $0.deadline > deadline } ?? timers.endIndex
         timers.insert((deadline, id, action), at: index)
         return id
@@ -120,34 +121,17 @@ final class EventLoop: @unchecked Sendable {
 
     private func millisecondsUntilNextTimer() -> Int32 {
         guard let first = timers.first else { return -1 }
-        let now = monotonicNow()
+        let now = monotonicNanoseconds()
         guard first.deadline > now else { return 0 }
         // Round up, so that the loop never wakes a little early and spins.
         return Int32(min(UInt64(Int32.max), (first.deadline - now + 999_999) / 1_000_000))
     }
 
     private func runDueTimers() {
-        let now = monotonicNow()
+        let now = monotonicNanoseconds()
         while let first = timers.first, first.deadline <= now {
             timers.removeFirst()
             first.action()
         }
-    }
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds.
-func monotonicNow() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return product.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }

@@ -1,5 +1,5 @@
 import Glibc
-import Runner
+@_spi(RunnerdInternals) import Runner
 import Synchronization
 
 /// Runs single attempts of tcp, http and exec checks, each within a time limit. `ReadinessWaiter`
@@ -105,7 +105,7 @@ struct Prober: Sendable {
                 once.resume(nil)
                 wakeup.signal()
             }) else { return }
-            startThread(named: "runnerd-probe") {
+            spawnThread(name: "runnerd-probe") {
                 let result = body(wakeup)
                 deadline.removeHandler(key)
                 once.resume(result)
