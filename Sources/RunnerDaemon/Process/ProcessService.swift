@@ -23,6 +23,8 @@ final class ProcessService: Sendable {
         var killed = false
         /// A failed probe or watchdog, which stopped the service and becomes its result.
         var failure: ServiceFailure?
+        /// Fires SIGKILL if a service stopped for `failure` outlives its interrupt timeout.
+        var escalation: CancellationToken?
     }
 
     init(group: String, config: ServiceConfig, context: Context) {
@@ -159,6 +161,7 @@ final class ProcessService: Sendable {
         monitor.started()
 
         let status = await processes.waitForExit(pid)
+        state.withLock { $0.escalation }?.cancel()
         monitor.stop()
         endpoint?.close()
         context.events.exited(self, status)
@@ -194,11 +197,14 @@ final class ProcessService: Sendable {
         }
         guard let target else { return }
         Glibc.kill(-target, config.stopSignal)
-        let limit = config.interruptTimeout
-        let escalation = CancellationToken(timeout: limit)
+        let escalation = CancellationToken(timeout: config.interruptTimeout)
         escalation.onCancel { [self] in
-            if state.withLock({ $0.processGroup == target }) { Glibc.kill(-target, SIGKILL) }
+            // The token is cancelled explicitly once the process has exited; only the timeout kills.
+            if escalation.cause != .explicit, state.withLock({ $0.processGroup == target }) {
+                Glibc.kill(-target, SIGKILL)
+            }
         }
+        state.withLock { $0.escalation = escalation }
     }
 
     /// The daemon's scrubbed environment, then the service's own variables, then the identity

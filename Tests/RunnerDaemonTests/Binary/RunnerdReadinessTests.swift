@@ -103,6 +103,27 @@ struct RunnerdReadinessTests {
         #expect(daemon.output.contains("group g: service deaf was not ready: not ready within 500ms: connect to 127.0.0.1:\(port) refused; giving up because max-restarts is 0"), "\(daemon.output)")
     }
 
+    @Test func aServiceThatIsNotReadyAndIgnoresItsStopSignalIsKilledAfterItsTimeout() async throws {
+        let port = freePort()
+        let config = temporaryConfig("""
+            groups:
+              g:
+                max-restarts: 0
+                services:
+                  deaf:
+                    command: [sh, -c, "trap '' TERM; while true; do sleep 0.1; done"]
+                    ready: { tcp: "127.0.0.1:\(port)", timeout: 300ms }
+                    interrupt-timeout: 700ms
+            """)
+        let start = ContinuousClock.now
+        let daemon = try RunnerdProcess(["run", "--config", config])
+        #expect(try await daemon.waitForExit() == 1)
+        let took = ContinuousClock.now - start
+        #expect(took > .milliseconds(1_000) && took < .milliseconds(2_500), "exited after \(took)")
+        #expect(daemon.output.contains("service deaf was not ready: not ready within 300ms"))
+        #expect(daemon.descendants.isEmpty)
+    }
+
     @Test func aServiceThatStopsPingingItsWatchdogRestartsItsGroup() async throws {
         let config = temporaryConfig("""
             groups:
