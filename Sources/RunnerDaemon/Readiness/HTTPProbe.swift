@@ -1,14 +1,16 @@
 /// One attempt of an http probe: a minimal HTTP/1.1 client over a plain TCP socket.
 ///
-/// It sends
-/// `GET <path> HTTP/1.1`, `Host:`, `Connection: close` and `User-Agent: runnerd`, reads until the
-/// status line is complete, and succeeds on a 2xx status. It reads nothing after the status line,
-/// and gives up when no line ends within the first `replyLimit` bytes, so a server that answers
-/// with something else cannot make it buffer much. There is no TLS, no redirect following and no
-/// proxy: the config loader accepts only `http://` URLs.
+/// It sends `GET <path> HTTP/1.1` with `Host:`, `Connection: close` and `User-Agent: runnerd`,
+/// reads until the status line is complete, and succeeds on a 2xx status. It gives up when no line
+/// ends within the first `replyLimit` bytes, so a server that answers with something else cannot
+/// make it buffer much. After the status line it only drops what has already arrived (so that
+/// closing does not reset the connection) and never waits for more. There is no TLS, no redirect
+/// following and no proxy: the config loader accepts only `http://` URLs.
 struct HTTPProbe: Sendable, Equatable {
     /// The status line must end within this many bytes of the reply.
     static let replyLimit = 4096
+    /// At most this much of the rest of a reply is read (and dropped) if it has already arrived.
+    static let discardLimit = 65536
 
     /// The URL as configured, for messages.
     let url: String
@@ -89,6 +91,7 @@ struct HTTPProbe: Sendable, Equatable {
             case .malformed:
                 return .failure(.badReply(url: url, problem: "the reply is not HTTP: \(Self.excerpt(reply))"))
             case .status(let status):
+                socket.discardAvailable(limit: Self.discardLimit)
                 return (200...299).contains(status) ? .success(()) : .failure(.httpStatus(url: url, status: status))
             }
         }

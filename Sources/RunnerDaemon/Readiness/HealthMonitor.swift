@@ -31,28 +31,35 @@ final class HealthMonitor: Sendable {
     ) async -> ProbeFailure? {
         let check = ProbeCheck(probe.check)
         let failuresNeeded = max(probe.failures, 1)
-        let clock = ContinuousClock()
-        var next = clock.now + probe.interval
-        var inARow = 0
-        while true {
-            let pause = cancellation.child(timeout: max(next - clock.now, .zero))
-            await pause.wait()
-            pause.cancel()
-            if cancellation.isCancelled || Task.isCancelled { return nil }
-            let started = clock.now
-            switch await prober.attempt(check, timeout: probe.timeout, cancellation: cancellation) {
-            case .success:
-                inARow = 0
-            case .failure(.cancelled):
-                return nil
-            case .failure(let failure):
-                inARow += 1
-                onFailedCheck(inARow, failure)
-                if inARow >= failuresNeeded {
-                    return .unhealthy(failures: inARow, lastError: failure)
+        // The task's cancellation reaches a running check through this token.
+        let token = cancellation.child()
+        defer { token.cancel() }
+        return await withTaskCancellationHandler {
+            let clock = ContinuousClock()
+            var next = clock.now + probe.interval
+            var inARow = 0
+            while true {
+                let pause = token.child(timeout: max(next - clock.now, .zero))
+                await pause.wait()
+                pause.cancel()
+                if token.isCancelled { return nil }
+                let started = clock.now
+                switch await prober.attempt(check, timeout: probe.timeout, cancellation: token) {
+                case .success:
+                    inARow = 0
+                case .failure(.cancelled):
+                    return nil
+                case .failure(let failure):
+                    inARow += 1
+                    onFailedCheck(inARow, failure)
+                    if inARow >= failuresNeeded {
+                        return .unhealthy(failures: inARow, lastError: failure)
+                    }
                 }
+                next = max(started + probe.interval, clock.now)
             }
-            next = max(started + probe.interval, clock.now)
+        } onCancel: {
+            token.cancel()
         }
     }
 

@@ -109,6 +109,19 @@ final class ProbeSocket {
         }
     }
 
+    /// Reads and drops whatever has already arrived, up to `limit` bytes, without waiting. Closing
+    /// a socket with unread data makes the kernel reset the connection, which servers may log as
+    /// an error on every check; a small reply that came with its status line is read this way.
+    func discardAvailable(limit: Int) {
+        var buffer = [UInt8](repeating: 0, count: min(limit, 4096))
+        var left = limit
+        while left > 0 {
+            let count = recv(fd, &buffer, min(left, buffer.count), Int32(MSG_DONTWAIT))
+            guard count > 0 else { return }
+            left -= count
+        }
+    }
+
     private func connect(_ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t) -> IOResult {
         if Glibc.connect(fd, address, length) == 0 { return .done(0) }
         // EINTR leaves the connect running in the background, just like EINPROGRESS.

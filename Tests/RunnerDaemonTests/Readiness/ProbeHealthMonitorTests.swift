@@ -122,4 +122,19 @@ struct ProbeHealthMonitorTests {
         cancelled.cancel()
         #expect(await HealthMonitor.watch(probe, prober: prober, cancellation: cancelled) == nil)
     }
+
+    @Test func cancellingTheWatchingTaskEndsARunningCheck() async throws {
+        let directory = try ProbeDirectory()
+        let slow = try directory.script("slow", "echo $$ > \(directory.path)/pid; exec sleep 30")
+        let probe = HealthProbe(check: .exec(command: [slow], executable: slow), interval: .milliseconds(50), timeout: .seconds(30), failures: 1)
+        let prober = self.prober
+        let task = Task { await HealthMonitor.watch(probe, prober: prober, cancellation: CancellationToken()) }
+        try await waitUntil { (try? directory.read("pid").isEmpty) == false }
+        let pid = try #require(pid_t(directory.read("pid").split(separator: "\n").first ?? ""))
+        let start = ContinuousClock.now
+        task.cancel()
+        #expect(await task.value == nil)
+        #expect(ContinuousClock.now - start < .milliseconds(300))
+        #expect(!processExists(pid))
+    }
 }

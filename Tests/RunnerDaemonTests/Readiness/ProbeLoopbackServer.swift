@@ -1,3 +1,4 @@
+@_spi(RunnerdInternals) import Runner
 import CLinuxSupport
 import Glibc
 @testable import RunnerDaemon
@@ -79,7 +80,7 @@ final class ProbeLoopbackServer: @unchecked Sendable {
         }
         guard start else { return }
         precondition(Glibc.listen(fd, 64) == 0, "listen failed: errno \(errno)")
-        startThread(named: "test-server") { [self] in serve() }
+        spawnThread(name: "test-server") { [self] in serve() }
     }
 
     /// Stops accepting and closes every connection; connects are refused from now on. Returns once

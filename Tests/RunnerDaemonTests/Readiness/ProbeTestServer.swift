@@ -1,3 +1,4 @@
+@_spi(RunnerdInternals) import Runner
 import CLinuxSupport
 import Glibc
 @testable import RunnerDaemon
@@ -158,7 +159,7 @@ final class LineReader: Sendable {
     /// Reads byte by byte, so nothing after the line is consumed; only one call at a time.
     func nextLine(timeout: Duration) async -> String? {
         await withCheckedContinuation { continuation in
-            startThread(named: "test-lines") { [self] in
+            spawnThread(name: "test-lines") { [self] in
                 let deadline = Deadline(after: timeout)
                 var bytes: [UInt8] = []
                 while true {
