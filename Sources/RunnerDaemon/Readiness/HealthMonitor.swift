@@ -21,7 +21,7 @@ final class HealthMonitor: Sendable {
         self.token = token
     }
 
-    /// Checks `check` on `probe`'s schedule until `probe.failures` checks in a row have failed,
+    /// Runs `probe.check` on `probe`'s schedule until `probe.failures` checks in a row have failed,
     /// then returns `.unhealthy(failures:lastError:)`; or returns nil promptly once `cancellation`
     /// (or the calling task) is cancelled. Calls `onFailedCheck` after each failed check with the
     /// number of failures in a row so far (1, 2, ...), for logs and status.
