@@ -68,8 +68,11 @@ reset_unit() {
 
 # A journal position, so that a scenario reads only what happened after it.
 journal_cursor() { X journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'; }
-# journal_since CURSOR [journalctl args]
-journal_since() { local c=$1; shift; X journalctl --no-pager --after-cursor="$c" "$@"; }
+# journal_since CURSOR UNIT [IDENTIFIER] [cat|json]: what `journalctl -u UNIT -t IDENTIFIER`
+# shows after CURSOR: the messages (cat) or the whole entries, one JSON object a line.
+journal_since() {
+    X journalctl --no-pager --after-cursor="$1" -o json | python3 "$E2E_HARNESS/journal-filter.py" "$2" "${3:-}" "${4:-cat}"
+}
 
 # unit_pids UNIT: every PID in the unit's cgroup (and below it).
 unit_pids() {

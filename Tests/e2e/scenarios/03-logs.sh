@@ -6,7 +6,7 @@
 cursor=$(journal_cursor)
 start_base
 # entries SERVICE: that service's journal entries since the start, as JSON lines.
-entries() { journal_since "$cursor" -u runnerd -t "$1" -o json; }
+entries() { journal_since "$cursor" runnerd "$1" json; }
 has_line() { entries "$1" | grep -qF "$2"; }
 check "slowport's stdout line reached the journal" wait_until 10 has_line slowport "late-port 18080: starting"
 check "slowport's stderr line reached the journal" wait_until 10 has_line slowport "this line goes to stderr"
@@ -30,7 +30,9 @@ check "stderr entry: SYSLOG_IDENTIFIER=slowport RUNNERD_GROUP=web PRIORITY=4 in 
 out=$(fields worker "worker: stdout line"); say "worker entry: $out"
 check "worker entry: RUNNERD_GROUP=batch" [ "$out" = "worker batch 6 runnerd.service" ]
 check "-t ticker shows none of slowport's lines" \
-    test -z "$(journal_since "$cursor" -u runnerd -t ticker -o cat | grep late-port)"
-say "journalctl -u runnerd -t slowport:"
-journal_since "$cursor" -u runnerd -t slowport -o short | sed 's/^/       | /'
+    test -z "$(journal_since "$cursor" runnerd ticker | grep late-port)"
+plain=$(X journalctl --no-pager -u runnerd -t slowport)
+check "the operator's command, journalctl -u runnerd -t slowport, shows them" \
+    grep -qF "late-port 18080: this line goes to stderr" <<<"$plain"
+tail -n 3 <<<"$plain" | sed 's/^/       | /'
 finish

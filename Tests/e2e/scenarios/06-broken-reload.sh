@@ -9,6 +9,7 @@ service_pids() {
     echo "$(service_pid runnerd late-port.py) $(service_pid runnerd "ticker.sh ticker") $(service_pid runnerd "ticker.sh worker")"
 }
 pids=$(service_pids)
+cursor=$(journal_cursor)
 { base_config; echo "  broken: { restart: sometimes, services: { x: { command: [] } } }"; } | write_config runnerd
 X systemctl reload runnerd; rc=$?
 check "systemctl reload succeeds even so (rc $rc)" [ "$rc" = 0 ]
@@ -18,6 +19,6 @@ say "StatusText: $(prop runnerd StatusText)"
 check "the unit is active" wait_prop runnerd ActiveState '^active$' 10
 check "the daemon keeps PID $main, NRestarts=0" [ "$(prop runnerd MainPID)/$(prop runnerd NRestarts)" = "$main/0" ]
 check "every service of the old config keeps its PID ($pids)" [ "$(service_pids)" = "$pids" ]
-logged_location() { X journalctl --no-pager -u runnerd -n 50 -o cat | grep -qE 'runnerd\.yaml:[0-9]+:[0-9]+'; }
+logged_location() { journal_since "$cursor" runnerd | grep -qE 'runnerd\.yaml:[0-9]+:[0-9]+'; }
 check "the daemon logged the error as runnerd.yaml:LINE:COLUMN" wait_until 5 logged_location
 finish

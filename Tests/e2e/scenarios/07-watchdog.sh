@@ -22,7 +22,7 @@ send_signal STOP "$main" || { fail "SIGSTOP the daemon (MainPID '$main')"; finis
 say "SIGSTOP sent to the daemon ($main)"
 restarted() { [ "$(prop runnerd NRestarts)" -gt "$restarts" ]; }
 check "the watchdog fires and systemd restarts the daemon (NRestarts > $restarts)" wait_until 30 restarted
-j=$(journal_since "$cursor" -u runnerd -o cat)
+j=$(journal_since "$cursor" runnerd)
 check "journal: Watchdog timeout" grep -q 'Watchdog timeout' <<<"$j"
 check "journal: Failed with result 'watchdog'" grep -q "Failed with result 'watchdog'" <<<"$j"
 check "the daemon is back: active with a new PID" wait_prop runnerd ActiveState '^active$' 20

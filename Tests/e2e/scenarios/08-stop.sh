@@ -24,7 +24,7 @@ check "systemctl stop: deactivating" wait_prop runnerd ActiveState '^deactivatin
 check "systemctl stop: inactive" wait_prop runnerd ActiveState '^inactive$' 25
 check "Result=success, ExecMainStatus=0" \
     [ "$(prop runnerd Result)/$(prop runnerd ExecMainStatus)" = success/0 ]
-j=$(journal_since "$cursor" -u runnerd -o cat)
+j=$(journal_since "$cursor" runnerd)
 check "systemd had no process left to kill in the unit's cgroup" \
     test -z "$(grep -E 'Killing process|left-over process|remains running' <<<"$j")"
 check "the unit's cgroup $cg is gone" X test ! -e "/sys/fs/cgroup$cg"

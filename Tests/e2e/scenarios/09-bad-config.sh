@@ -20,7 +20,7 @@ check "Result=exit-code, ExecMainStatus=78" \
 # RestartSec=2s: a restart would have come within 3s.
 not_restarted() { [ "$(prop runnerd ActiveState)/$(prop runnerd NRestarts)" = failed/0 ]; }
 check "not restarted: still failed with NRestarts=0 after RestartSec + 1s" holds_for 3 not_restarted
-j=$(journal_since "$cursor" -u runnerd -o cat)
+j=$(journal_since "$cursor" runnerd)
 check "the journal has the error with file:line:column" grep -qE 'runnerd\.yaml:[0-9]+:[0-9]+' <<<"$j"
 echo "$j" | tail -n 6 | sed 's/^/       | /'
 reset_unit runnerd

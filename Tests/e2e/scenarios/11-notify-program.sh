@@ -22,7 +22,7 @@ check "systemctl start runnerd succeeds (rc $rc)" [ "$rc" = 0 ]
 check "the start waited for the program's READY=1, sent after 1s (took ${dt}s)" \
     awk -v t="$dt" 'BEGIN { exit !(t >= 0.9 && t < 10) }'
 check "ActiveState=active" [ "$(prop runnerd ActiveState)" = active ]
-program_log() { journal_since "$cursor" -u runnerd -t notifyprog -o cat; }
+program_log() { journal_since "$cursor" runnerd notifyprog; }
 said_ready() { program_log | grep -q 'sent READY=1'; }
 wait_until 5 said_ready
 j=$(program_log)
