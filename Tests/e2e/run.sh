@@ -101,7 +101,14 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo "e2e: interrupted" >&2; exit 130' INT TERM
+scenario_pid=
+interrupted() {
+    echo "e2e: interrupted" >&2
+    # timeout passes the signal on to the scenario it runs.
+    [ -n "$scenario_pid" ] && kill -TERM "$scenario_pid" 2>/dev/null && wait "$scenario_pid"
+    exit 130
+}
+trap interrupted INT TERM
 
 "$harness/boot.sh" --bind-ro="$stage:/e2e" || fail_all "the container did not boot"
 e2e_load_state
@@ -118,8 +125,12 @@ for f in "${scenarios[@]}"; do
     echo
     echo "== scenario $name"
     t=$(e2e_now_ms)
-    timeout --kill-after=10 "$E2E_SCENARIO_TIMEOUT" bash "$f"
+    # In the background, so that Ctrl-C or SIGTERM reaches the trap at once, not after the scenario.
+    timeout --kill-after=10 "$E2E_SCENARIO_TIMEOUT" bash "$f" &
+    scenario_pid=$!
+    wait "$scenario_pid"
     rc=$?
+    scenario_pid=
     dt=$(e2e_secs_since "$t")
     case $rc in
         0) result=PASS ;;
