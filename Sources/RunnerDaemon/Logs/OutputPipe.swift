@@ -83,7 +83,7 @@ final class OutputPipe: @unchecked Sendable {
         router.scratch.withUnsafeBytes { buffer in
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
             var lineStart = 0
-            while let newline = chunk[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = Self.newline(in: chunk, from: lineStart) {
                 let piece = UnsafeRawBufferPointer(rebasing: chunk[lineStart..<newline])
                 if partial.isEmpty {
                     accepting = emitSplitting(piece) && accepting
@@ -104,6 +104,16 @@ final class OutputPipe: @unchecked Sendable {
             router.loop.unwatch(readFD)
             router.throttled(self)
         }
+    }
+
+    /// The offset of the first newline in `chunk` at or after `start`. `memchr` rather than
+    /// `firstIndex(of:)`, which an unoptimised (debug) build runs through unspecialised generics
+    /// at some 15 MB/s: a flooding child would then pin the loop.
+    private static func newline(in chunk: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < chunk.count, let base = chunk.baseAddress,
+              let found = memchr(base + start, Int32(UInt8(ascii: "\n")), chunk.count - start)
+        else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     private func emitSplitting(_ line: UnsafeRawBufferPointer) -> Bool {
