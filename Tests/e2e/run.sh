@@ -110,7 +110,12 @@ interrupted() {
 }
 trap interrupted INT TERM
 
-"$harness/boot.sh" --bind-ro="$stage:/e2e" || fail_all "the container did not boot"
+if ! "$harness/boot.sh" --bind-ro="$stage:/e2e"; then
+    "$harness/teardown.sh"
+    "$harness/probe.sh" ||
+        e2e_skip "systemd-nspawn cannot run a container on this machine (its error is above)"
+    fail_all "the container did not boot, although systemd-nspawn works here"
+fi
 e2e_load_state
 # The fixtures live inside the container, so that services never depend on the host's mount.
 e2e_in sh -c "mkdir -p /usr/local/lib/runnerd-e2e && cp /e2e/fixtures/* /usr/local/lib/runnerd-e2e/ && chmod -R a+rX /usr/local/lib/runnerd-e2e"
