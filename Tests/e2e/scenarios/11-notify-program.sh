@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 11. A Type=notify program: notify-prog.sh calls `systemd-notify --ready` after 1s, exactly as
 # it would under systemd. With `ready: notify` runnerd gives it a NOTIFY_SOCKET of its own
-# (under /run/runnerd), waits for its READY=1 and shows its STATUS=.
+# (under /run/runnerd), waits for its READY=1 and shows its STATUS=; running as nobody, too.
 . "$(dirname "$0")/../harness/scenario.sh"
 
 reset_unit runnerd
@@ -13,6 +13,10 @@ groups:
     services:
       notifyprog:
         command: ["/bin/sh", "$FIX/notify-prog.sh"]
+        ready: { notify: { timeout: 10s } }
+      asnobody:
+        command: ["/bin/sh", "$FIX/notify-prog.sh"]
+        user: nobody
         ready: { notify: { timeout: 10s } }
 YAML
 t0=$(e2e_now_ms)
@@ -31,6 +35,8 @@ check "the program got a NOTIFY_SOCKET under /run/runnerd" grep -q 'NOTIFY_SOCKE
 check "systemd-notify --ready succeeded in the program" grep -q 'sent READY=1 (exit status 0)' <<<"$j"
 say "StatusText: $(prop runnerd StatusText)"
 check "the daemon's status shows the program's STATUS=" wait_prop runnerd StatusText 'notify-prog is serving' 5
+nobody_log() { journal_since "$cursor" runnerd asnobody; }
+check "the same program as user nobody reached its socket too" grep -q 'sent READY=1 (exit status 0)' <<<"$(nobody_log)"
 X systemctl stop runnerd
 check "it stops cleanly" [ "$(prop runnerd Result)/$(prop runnerd ExecMainStatus)" = success/0 ]
 finish
