@@ -79,11 +79,18 @@ private final class SignalCenter: Sendable {
     }
 
     func unsubscribe(_ key: UInt64, from signals: [Int32]) {
-        state.withLock { state in
+        let removed = state.withLock { state in
+            var removed: [@Sendable (Int32) -> Void] = []
             for number in Set(signals) {
-                state.subscribers[number]?.removeAll { $0.key == key }
+                guard let subscribers = state.subscribers[number] else { continue }
+                removed += subscribers.filter { $0.key == key }.map(\.handler)
+                state.subscribers[number] = subscribers.filter { $0.key != key }
             }
+            return removed
         }
+        // Released here, after the lock: a handler may hold the last reference to something whose
+        // deinit ends another subscription, which takes this lock again.
+        _ = consume removed
     }
 
     private static func install(_ number: Int32) {

@@ -55,8 +55,19 @@ final class TimerQueue: @unchecked Sendable {
     /// The action's closure is released at once; only a small heap entry stays until its deadline.
     func cancel(_ handle: Handle) {
         mutex.lock()
-        actions[handle.id] = nil
+        let action = actions.removeValue(forKey: handle.id)
         mutex.unlock()
+        // Released after the lock: the closure may hold the last reference to something whose
+        // deinit cancels a timer of its own.
+        Self.release(consume action)
+    }
+
+    /// Ends the life of `action` here, outside any lock.
+    private static func release(_ action: consuming (@Sendable () -> Void)?) {}
+
+    /// Runs `action` and ends its life here, outside any lock.
+    private static func run(_ action: consuming (@Sendable () -> Void)?) {
+        action?()
     }
 
     private func loop() {
@@ -81,7 +92,8 @@ final class TimerQueue: @unchecked Sendable {
             let action = actions.removeValue(forKey: first.id)
             sleepingUntil = 0
             mutex.unlock()
-            action?()
+            // Run and released before the lock is taken again, for the same reason as in `cancel`.
+            Self.run(consume action)
             mutex.lock()
         }
     }

@@ -65,3 +65,37 @@ struct SignalTests {
         }
     }
 }
+
+/// Releasing the last reference to something must never happen under a lock that its deinit
+/// takes again: these used to crash ("Recursive call to lock Mutex") or hang.
+@Suite("Releases outside locks")
+struct ReleaseOutsideLockTests {
+    @Test func endingASubscriptionWhoseHandlerHoldsTheLastReferenceToAnotherOne() {
+        func makeOuter() -> SignalSubscription {
+            let inner = SignalSubscription([SIGUSR2]) { _ in }
+            return SignalSubscription([SIGUSR2]) { _ in withExtendedLifetime(inner) {} }
+        }
+        var outer: SignalSubscription? = makeOuter()
+        outer?.cancel()
+        outer = nil
+        #expect(outer == nil)
+    }
+
+    @Test func aRunnerWhoseTaskHoldsATimedTokenIsReleasedWithItsTimer() async throws {
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        do {
+            let stop = CancellationToken()
+            let timed = CancellationToken(timeout: .seconds(60))
+            let runner = Runner(id: "holder", task: {
+                await stop.wait()
+                withExtendedLifetime(timed) {}
+            }, stopper: { stop.cancel() })
+            try runner.runAsync(into: continuation)
+            // The interrupt timer now holds the runner; once the task returns, cancelling that
+            // timer releases the runner, its task closure and the timed token, whose own timer
+            // is cancelled in turn.
+            runner.interrupt()
+        }
+        #expect(await next(results, within: .seconds(5))?.error == nil)
+    }
+}
