@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Each one does its own setup first.
-.PHONY: setup test demo
+.PHONY: setup test e2e demo
 
 setup:
 	./scripts/setup.sh
@@ -13,3 +13,8 @@ test: setup
 # The demo config in the foreground; Ctrl-C stops it gracefully.
 demo: setup
 	swift run runnerd --config examples/demo.yaml
+
+# The end-to-end suite under a real systemd 252 in a throw-away container (needs root; prints
+# SKIPPED and succeeds where systemd-nspawn cannot run). It builds and installs the .deb.
+e2e: setup
+	Tests/e2e/run.sh
