@@ -80,7 +80,12 @@ public final class Daemon: Sendable {
                     status.serviceReady(service.key)
                 },
                 status: { service, text in status.serviceStatus(service.key, text) },
-                exited: { service, _ in status.serviceDown(service.key) }
+                exited: { service, _ in status.serviceDown(service.key) },
+                escaped: { service, pids, signal in
+                    let one = pids.count == 1
+                    let list = pids.map(String.init).joined(separator: ", ")
+                    logger.warning("group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))")
+                }
             )
         )
 

@@ -9,7 +9,20 @@ import Systemd
 ///
 /// The daemon answers a runner's `TimeoutError` with `kill()`, which sends SIGKILL to the whole
 /// process group, so nothing of a service outlives its stop.
+///
+/// A process can leave the group and the session (a daemon that forks twice and calls `setsid`);
+/// once its parent exits it is re-parented to runnerd, the child subreaper. In the daemon, every
+/// service's environment carries `RUNNERD_SERVICE=group/service`, which such a process inherits,
+/// so that when the service's process group has emptied, its escaped processes are found through
+/// `/proc` and stopped too, within the same interrupt timeout. One that also replaced its
+/// environment is only killed when runnerd exits.
 final class ProcessService: Sendable {
+    /// The variable that marks a service's processes, so that those that leave its process group
+    /// and session can still be found: `RUNNERD_SERVICE=group/service`.
+    static let markerVariable = "RUNNERD_SERVICE"
+    /// Escaped processes can orphan their own children in turn: look this many times at most.
+    static let escapeRounds = 8
+
     let group: String
     let config: ServiceConfig
     private let context: Context
@@ -25,6 +38,8 @@ final class ProcessService: Sendable {
         var failure: ServiceFailure?
         /// Fires SIGKILL if a service stopped for `failure` outlives its interrupt timeout.
         var escalation: CancellationToken?
+        /// Escaped processes being stopped, which `kill()` kills too.
+        var escaped: [pid_t] = []
     }
 
     init(group: String, config: ServiceConfig, context: Context) {
@@ -51,6 +66,9 @@ final class ProcessService: Sendable {
         /// A `STATUS=` the service sent through its notify socket.
         var status: @Sendable (ProcessService, String) -> Void = { _, _ in }
         var exited: @Sendable (ProcessService, ProcessExit) -> Void = { _, _ in }
+        /// Processes that left the service's process group and session were found after it
+        /// exited, and are sent this signal.
+        var escaped: @Sendable (ProcessService, [pid_t], Int32) -> Void = { _, _, _ in }
     }
 
     /// A fresh runner for one run of this service.
@@ -79,15 +97,17 @@ final class ProcessService: Sendable {
         if let target { Glibc.kill(-target, config.stopSignal) }
     }
 
-    /// Sends SIGKILL to the whole process group, once its limit has run out or on a forced stop.
+    /// Sends SIGKILL to the whole process group, once its limit has run out or on a forced stop,
+    /// and to the escaped processes being stopped.
     func kill() {
-        let target = state.withLock { state -> pid_t? in
-            guard state.processGroup != nil else { return nil }
+        let (target, escaped) = state.withLock { state -> (pid_t?, [pid_t]) in
+            guard state.processGroup != nil else { return (nil, []) }
             state.stopRequested = true
             state.killed = true
-            return state.processGroup
+            return (state.processGroup, state.escaped)
         }
         if let target { Glibc.kill(-target, SIGKILL) }
+        for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
     }
 
     private func run() async throws {
@@ -166,16 +186,18 @@ final class ProcessService: Sendable {
         endpoint?.close()
         context.events.exited(self, status)
         // Whatever the process left in its process group goes with it: the stop signal first,
-        // SIGKILL once the interrupt timeout has passed.
+        // SIGKILL once the interrupt timeout has passed. Then what escaped, by the same deadline.
+        let deadline = ContinuousClock.now + config.interruptTimeout
         if Glibc.kill(-pid, config.stopSignal) == 0 {
-            let deadline = CancellationToken(timeout: config.interruptTimeout)
-            deadline.onCancel { [weak deadline] in
+            let escalation = CancellationToken(timeout: config.interruptTimeout)
+            escalation.onCancel { [weak escalation] in
                 // Only the timeout kills; the explicit cancel below just means the group emptied.
-                if deadline?.cause != .explicit { Glibc.kill(-pid, SIGKILL) }
+                if escalation?.cause != .explicit { Glibc.kill(-pid, SIGKILL) }
             }
             await processes.waitUntilEmpty(processGroup: pid)
-            deadline.cancel()
+            escalation.cancel()
         }
+        if processes.adoptsOrphans { await stopEscaped(until: deadline) }
         let (stopRequested, killed, failure) = state.withLock { state in
             state.processGroup = nil
             return (state.stopRequested, state.killed, state.failure)
@@ -185,6 +207,43 @@ final class ProcessService: Sendable {
         if status.isSuccess { return }
         if stopRequested && status == .signaled(config.stopSignal, coreDumped: false) { return }
         throw ServiceFailure.exited(status)
+    }
+
+    /// Stops the service's escaped processes (see the type's notes): the stop signal, then SIGKILL
+    /// at `deadline` (or, when a stop was requested, at the runner's timeout, through `kill()`),
+    /// or SIGKILL at once when the service is being killed. Each round waits until the processes
+    /// found are gone, then looks again, for the children they orphaned in turn.
+    private func stopEscaped(until deadline: ContinuousClock.Instant) async {
+        let marker = "\(Self.markerVariable)=\(key)"
+        for _ in 0..<Self.escapeRounds {
+            let escaped = await processes.escapedProcesses(marker: marker)
+            guard !escaped.isEmpty else { break }
+            let killed = state.withLock { state in
+                state.escaped = escaped
+                return state.killed
+            }
+            let signal = killed || ContinuousClock.now >= deadline ? SIGKILL : config.stopSignal
+            context.events.escaped(self, escaped, signal)
+            for pid in escaped { Self.signal(escaped: pid, signal) }
+            let escalation = CancellationToken(timeout: max(.zero, deadline - .now))
+            escalation.onCancel { [weak escalation, self] in
+                // After a stop request, the runner's own timeout answers first, with `kill()`,
+                // so that the service is reported as killed.
+                guard escalation?.cause != .explicit, !state.withLock({ $0.stopRequested }) else { return }
+                for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
+            }
+            await processes.waitUntilGone(escaped)
+            escalation.cancel()
+        }
+        state.withLock { $0.escaped = [] }
+    }
+
+    /// Signals an escaped process and, since one that called `setsid` leads a process group of
+    /// its own, that group too. (A group's id stays taken while the group exists, so `-pid` can
+    /// only be a group this process created.)
+    private static func signal(escaped pid: pid_t, _ signal: Int32) {
+        Glibc.kill(pid, signal)
+        Glibc.kill(-pid, signal)
     }
 
     /// A probe or watchdog failed: the service stops (SIGKILL after its interrupt timeout), and
@@ -208,7 +267,8 @@ final class ProcessService: Sendable {
     }
 
     /// The daemon's scrubbed environment, then the service's own variables, then the identity
-    /// variables of its user, as systemd sets them for `User=`.
+    /// variables of its user, as systemd sets them for `User=`, and last, in the daemon, the
+    /// marker `RUNNERD_SERVICE=group/service`.
     private func environment() -> [String] {
         var order: [String] = []
         var values: [String: String] = [:]
@@ -225,6 +285,7 @@ final class ProcessService: Sendable {
             set("LOGNAME", user)
             if let home = credentials.home { set("HOME", home) }
         }
+        if processes.adoptsOrphans { set(Self.markerVariable, key) }
         return order.map { "\($0)=\(values[$0]!)" }
     }
 }

@@ -7,11 +7,12 @@ import Synchronization
 /// `waitpid`. Everything runs on the event loop's thread; callers await from anywhere.
 ///
 /// With `reapsEveryChild`, the table reaps any child with `waitpid(-1)`, including orphaned
-/// grandchildren re-parented to a subreaper daemon, so no zombie is ever left. Without it, it
-/// reaps only the children it spawned, which lets it share a process with other code that waits
-/// for children of its own (a test runner, an embedding server).
+/// grandchildren re-parented to a subreaper daemon, so no zombie is ever left, and it can find
+/// those orphans while they run (`escapedProcesses(marker:)`). Without it, it reaps only the
+/// children it spawned, which lets it share a process with other code that waits for children of
+/// its own (a test runner, an embedding server).
 final class ProcessTable: @unchecked Sendable {
-    // @unchecked: `children` and `drains` are touched only on the loop thread.
+    // @unchecked: `children`, `drains` and `scans` are touched only on the loop thread.
 
     /// What `spawn` needs to start a child.
     struct Request: Sendable {
@@ -29,15 +30,23 @@ final class ProcessTable: @unchecked Sendable {
         var waiters: [CheckedContinuation<ProcessExit, Never>] = []
     }
 
+    /// A wait for some processes to be gone: `isDone` is checked on the loop.
     private struct Drain {
-        let processGroup: pid_t
+        let isDone: () -> Bool
         let continuation: CheckedContinuation<Void, Never>
+    }
+
+    /// A request for the adopted children whose environment holds `marker`.
+    private struct Scan {
+        let marker: [UInt8]
+        let continuation: CheckedContinuation<[pid_t], Never>
     }
 
     let loop: EventLoop
     private let reapsEveryChild: Bool
     private var children: [pid_t: Child] = [:]
     private var drains: [Drain] = []
+    private var scans: [Scan] = []
     private var drainPollScheduled = false
     private let subscription = Mutex<SignalSubscription?>(nil)
 
@@ -76,14 +85,32 @@ final class ProcessTable: @unchecked Sendable {
     /// and every 50 ms while some group is draining, because members that are not our children
     /// (grandchildren whose parent still lives) exit without telling us.
     func waitUntilEmpty(processGroup: pid_t) async {
+        await waitUntil { kill(-processGroup, 0) != 0 && errno == ESRCH }
+    }
+
+    /// Suspends until every process in `pids` is gone (exited and reaped), checked as
+    /// `waitUntilEmpty(processGroup:)` checks.
+    func waitUntilGone(_ pids: [pid_t]) async {
+        await waitUntil { pids.allSatisfy { kill($0, 0) != 0 && errno == ESRCH } }
+    }
+
+    /// Whether orphans are re-parented to this table's process and reaped here: true for the
+    /// daemon's table (`reapsEveryChild`, in a child subreaper). Only then can processes that left
+    /// a service be found with `escapedProcesses(marker:)`.
+    var adoptsOrphans: Bool { reapsEveryChild }
+
+    /// The processes that left a service: children of this process that it did not spawn
+    /// (orphans re-parented to the subreaper), whose environment, as it was at their `exec`,
+    /// holds the entry `marker` (`NAME=value`, exactly). A process that replaced its environment
+    /// cannot be recognised.
+    ///
+    /// Requests that arrive together share one look through `/proc`. Without a child at all
+    /// (`waitid` says `ECHILD`) nothing is read.
+    func escapedProcesses(marker: String) async -> [pid_t] {
         await withCheckedContinuation { continuation in
             loop.execute { [self] in
-                if kill(-processGroup, 0) != 0 && errno == ESRCH {
-                    continuation.resume()
-                } else {
-                    drains.append(Drain(processGroup: processGroup, continuation: continuation))
-                    scheduleDrainPoll()
-                }
+                scans.append(Scan(marker: Array(marker.utf8), continuation: continuation))
+                if scans.count == 1 { loop.execute { [self] in runScans() } }
             }
         }
     }
@@ -167,12 +194,83 @@ final class ProcessTable: @unchecked Sendable {
         }
     }
 
+    private func waitUntil(_ isDone: @escaping @Sendable () -> Bool) async {
+        await withCheckedContinuation { continuation in
+            loop.execute { [self] in
+                if isDone() {
+                    continuation.resume()
+                } else {
+                    drains.append(Drain(isDone: isDone, continuation: continuation))
+                    scheduleDrainPoll()
+                }
+            }
+        }
+    }
+
     private func checkDrains() {
         drains.removeAll { drain in
-            guard kill(-drain.processGroup, 0) != 0 && errno == ESRCH else { return false }
+            guard drain.isDone() else { return false }
             drain.continuation.resume()
             return true
         }
+    }
+
+    private func runScans() {
+        let requests = scans
+        scans = []
+        var environments: [(pid: pid_t, entries: [ArraySlice<UInt8>])] = []
+        for pid in adoptedChildren() {
+            guard case .success(let bytes) = FileContents.read(path: "/proc/\(pid)/environ") else { continue }
+            environments.append((pid, bytes.split(separator: 0)))
+        }
+        for request in requests {
+            let marked = environments.filter { $0.entries.contains { $0.elementsEqual(request.marker) } }
+            request.continuation.resume(returning: marked.map(\.pid))
+        }
+    }
+
+    /// The live children of this process that it did not spawn.
+    private func adoptedChildren() -> [pid_t] {
+        var info = siginfo_t()
+        if waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD { return [] }
+        let me = getpid()
+        let candidates = Self.childrenFromTaskLists(of: me) ?? Self.childrenFromStat(of: me)
+        return candidates.filter { children[$0] == nil }
+    }
+
+    /// The children of `pid`, from `/proc/PID/task/*/children` (one list per thread), or nil
+    /// when the kernel has no such file (it needs `CONFIG_PROC_CHILDREN`).
+    private static func childrenFromTaskLists(of pid: pid_t) -> [pid_t]? {
+        guard let tasks = opendir("/proc/\(pid)/task") else { return nil }
+        defer { closedir(tasks) }
+        var found: [pid_t] = []
+        while let entry = readdir(tasks) {
+            guard let tid = pid_t(entryName(entry)) else { continue }
+            switch FileContents.read(path: "/proc/\(pid)/task/\(tid)/children") {
+            case .success(let bytes):
+                found += bytes.split { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }
+                    .compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
+            case .failure(let failure):
+                if failure.errno == ENOENT && found.isEmpty { return nil }
+            }
+        }
+        return found
+    }
+
+    /// The children of `pid`, from every process's `/proc/PID/stat`.
+    private static func childrenFromStat(of pid: pid_t) -> [pid_t] {
+        guard let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        var found: [pid_t] = []
+        while let entry = readdir(proc) {
+            guard let child = pid_t(entryName(entry)), child != pid, parentPID(of: child) == pid else { continue }
+            found.append(child)
+        }
+        return found
+    }
+
+    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     private func scheduleDrainPoll() {
