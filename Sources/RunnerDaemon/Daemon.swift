@@ -96,9 +96,12 @@ public final class Daemon: Sendable {
         }
         let shutdown = signals.child()
         let failedRequired = Mutex<String?>(nil)
-        let groups = GroupSet(parent: shutdown, makeSupervisor: { group in
-            GroupSupervisor(config: group, status: status, logger: logger) { service in
-                ProcessService(group: group.name, config: service, context: context)
+        // A flapping group's runs start their services without a line each.
+        var quietContext = context
+        quietContext.events.spawned = { service, _ in status.serviceStarting(service.key) }
+        let groups = GroupSet(parent: shutdown, makeSupervisor: { [quietContext] group in
+            GroupSupervisor(config: group, status: status, logger: logger) { service, quiet in
+                ProcessService(group: group.name, config: service, context: quiet ? quietContext : context)
             }
         }, onRequiredGroupEnded: { group, outcome in
             switch outcome {

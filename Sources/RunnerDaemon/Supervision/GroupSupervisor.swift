@@ -4,6 +4,10 @@ import Synchronization
 
 /// Runs one group: all its services as one `GroupRunner`, and again after each stop for as long
 /// as its restart policy allows. Other groups never see its trouble.
+///
+/// Each restart is logged, unless the group is flapping (see ``RestartLogThrottle``): then its
+/// runs are quiet, and a summary is logged every `interval` instead, from a task that exists only
+/// while the group flaps.
 final class GroupSupervisor: Sendable {
     /// How a group's supervision ended.
     enum Outcome: Sendable, Equatable {
@@ -16,16 +20,25 @@ final class GroupSupervisor: Sendable {
     }
 
     let config: GroupConfig
-    private let makeService: @Sendable (ServiceConfig) -> ProcessService
+    private let makeService: @Sendable (ServiceConfig, Bool) -> ProcessService
     private let status: DaemonStatus
     private let logger: Logger
     /// The services of the current run, for a forced stop.
     private let current = Mutex<[ProcessService]>([])
+    private let restartLog: Mutex<RestartLogThrottle>
 
-    init(config: GroupConfig, status: DaemonStatus, logger: Logger, makeService: @escaping @Sendable (ServiceConfig) -> ProcessService) {
+    /// - Parameters:
+    ///   - restartLog: When the group counts as flapping, and how often it is summarised then.
+    ///   - makeService: Makes a service for one run; its second argument says that the run is
+    ///     quiet (the group is flapping), so the service should not log its start.
+    init(
+        config: GroupConfig, status: DaemonStatus, logger: Logger, restartLog: RestartLogThrottle = .standard,
+        makeService: @escaping @Sendable (ServiceConfig, Bool) -> ProcessService
+    ) {
         self.config = config
         self.status = status
         self.logger = logger
+        self.restartLog = Mutex(restartLog)
         self.makeService = makeService
     }
 
@@ -36,18 +49,35 @@ final class GroupSupervisor: Sendable {
 
     /// Supervises the group until `token` is cancelled, or the group is finished or gives up.
     func run(_ token: CancellationToken) async -> Outcome {
+        var summaries: Task<Void, Never>?
+        defer {
+            summaries?.cancel()
+            if let summary = restartLog.withLock({ $0.finish(at: .now) }) { log(summary) }
+        }
         var policy = RestartPolicy(config)
         let name = config.name
         while true {
             let (killed, trigger) = await runOnce(token)
             if token.isCancelled { return .stopped(killed: killed) }
             let failed = trigger.error != nil
-            let what = "group \(name): service \(trigger.runnerID) \(describe(trigger))"
+            let cause = "service \(trigger.runnerID) \(describe(trigger))"
+            let what = "group \(name): \(cause)"
             let others = config.services.count - 1
             let stopped = others == 0 ? "" : "; stopped \(others) other service\(others == 1 ? "" : "s")"
             switch policy.groupStopped(failed: failed, at: .now) {
             case .restart(let delay, let number, let limit):
-                logger.warning("\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))")
+                let line = "\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))"
+                switch restartLog.withLock({ $0.restarted(at: .now, cause: cause) }) {
+                case .log:
+                    logger.warning("\(line)")
+                case .startFlapping:
+                    let throttle = restartLog.withLock { $0 }
+                    logger.warning("\(line)")
+                    logger.warning("group \(name) is flapping: restarted \(throttle.threshold) times within \(DurationText.format(throttle.window)); logging a summary every \(DurationText.format(throttle.interval)) instead of a line per restart")
+                    summaries = summarise(every: throttle.interval)
+                case .quiet:
+                    break
+                }
                 status.groupRestarting(name, after: delay, number: number, limit: limit)
                 await token.child(timeout: delay).wait()
                 if token.isCancelled { return .stopped(killed: []) }
@@ -63,10 +93,34 @@ final class GroupSupervisor: Sendable {
         }
     }
 
+    /// Logs a summary every `interval` until the group stops flapping or the task is cancelled.
+    private func summarise(every interval: Duration) -> Task<Void, Never> {
+        Task { [self] in
+            while true {
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+                guard let summary = restartLog.withLock({ $0.intervalEnded(at: .now) }) else { return }
+                log(summary)
+                if !summary.stillFlapping { return }
+            }
+        }
+    }
+
+    private func log(_ summary: RestartLogThrottle.Summary) {
+        let times = summary.restarts == 1 ? "1 time" : "\(summary.restarts) times"
+        let last = summary.lastCause.map { " (last: \($0))" } ?? ""
+        let state = summary.stillFlapping ? "; still flapping" : "; no longer flapping"
+        logger.warning("group \(config.name): restarted \(times) in the last \(Self.roughly(summary.period))\(last)\(state)")
+    }
+
     /// One run of the group. Returns the services that had to be killed and the result that
     /// stopped the group (the first to arrive).
     private func runOnce(_ token: CancellationToken) async -> (killed: [String], trigger: RunResult) {
-        let services = config.services.map(makeService)
+        let quiet = restartLog.withLock { $0.isFlapping }
+        let services = config.services.map { makeService($0, quiet) }
         current.withLock { $0 = services }
         defer { current.withLock { $0 = [] } }
         let group = GroupRunner(interruptDuration: config.groupInterruptTimeout)
@@ -84,7 +138,7 @@ final class GroupSupervisor: Sendable {
             let service = services.first { $0.config.name == result.runnerID }
             if trigger == nil {
                 trigger = result
-                if !token.isCancelled && services.count > 1 {
+                if !token.isCancelled && services.count > 1 && !quiet {
                     logger.info("group \(config.name): service \(result.runnerID) \(describe(result)); stopping the others")
                 }
             }
@@ -105,6 +159,12 @@ final class GroupSupervisor: Sendable {
             await runner.waitUntilFinished()
         }
         return (killed, trigger ?? RunResult(runnerID: config.name, error: nil))
+    }
+
+    /// A summary's period as people say it: whole seconds, or whole milliseconds under a second.
+    static func roughly(_ period: Duration) -> String {
+        let milliseconds = Int64((period / .milliseconds(1)).rounded())
+        return DurationText.format(milliseconds >= 1000 ? .seconds((milliseconds + 500) / 1000) : .milliseconds(milliseconds))
     }
 
     private func describe(_ result: RunResult) -> String {
