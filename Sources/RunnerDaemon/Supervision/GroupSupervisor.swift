@@ -52,7 +52,7 @@ final class GroupSupervisor: Sendable {
         var summaries: Task<Void, Never>?
         defer {
             summaries?.cancel()
-            if let summary = restartLog.withLock({ $0.finish(at: .now) }) { log(summary) }
+            if let summary = restartLog.withLock({ $0.finish(at: .now) }) { log(summary, last: true) }
         }
         var policy = RestartPolicy(config)
         let name = config.name
@@ -109,11 +109,12 @@ final class GroupSupervisor: Sendable {
         }
     }
 
-    private func log(_ summary: RestartLogThrottle.Summary) {
+    /// Logs a summary; the `last` one, when supervision ends, says nothing about flapping.
+    private func log(_ summary: RestartLogThrottle.Summary, last: Bool = false) {
         let times = summary.restarts == 1 ? "1 time" : "\(summary.restarts) times"
-        let last = summary.lastCause.map { " (last: \($0))" } ?? ""
-        let state = summary.stillFlapping ? "; still flapping" : "; no longer flapping"
-        logger.warning("group \(config.name): restarted \(times) in the last \(Self.roughly(summary.period))\(last)\(state)")
+        let cause = summary.lastCause.map { " (last: \($0))" } ?? ""
+        let state = last ? "" : summary.stillFlapping ? "; still flapping" : "; no longer flapping"
+        logger.warning("group \(config.name): restarted \(times) in the last \(Self.roughly(summary.period))\(cause)\(state)")
     }
 
     /// One run of the group. Returns the services that had to be killed and the result that

@@ -111,6 +111,11 @@ struct RestartLogThrottleTests {
             let count = Int(line.dropFirst(summary.count).prefix { $0 != " " }) ?? 0
             #expect(count >= 5, "\(line)")
         }
+        // It flapped to the end; the stop's last summary counts what came after the last one.
+        #expect(!lines.contains { $0.contains("no longer flapping") }, "\(lines)")
+        if let last = lines.last, last.hasPrefix(summary) {
+            #expect(last.hasSuffix("(last: service blip exited with status 0)"), "\(last)")
+        }
         // Each summary stands for many restarts: the log stays a handful of lines.
         #expect(lines.count < 20, "\(lines)")
         let (loud, quiet) = runs.withLock { $0 }
