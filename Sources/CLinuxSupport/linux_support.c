@@ -6,48 +6,63 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct spawn_failure {
-    int32_t stage;
-    int32_t error;
+// The child shares the parent's memory (CLONE_VM | CLONE_VFORK, as glibc's posix_spawn does), so
+// starting a child costs no copy of the parent's page tables and no copy-on-write faults in the
+// parent afterwards, however large the daemon is; the calling thread is suspended until the
+// child has exec'd or exited. The child runs on a stack of its own and reports a failure by
+// writing it into its `struct spawn_child`, which the parent reads once it resumes.
+struct spawn_child {
+    const runnerd_spawn_request *request;
+    pid_t parent;
+    volatile int stage;
+    volatile int error;
 };
 
-// Only async-signal-safe calls from here on: the parent is multithreaded.
-static void __attribute__((noreturn)) fail(int report_fd, int stage) {
-    struct spawn_failure failure = { stage, errno };
-    ssize_t ignored = write(report_fd, &failure, sizeof failure);
-    (void)ignored;
+// Only raw system calls from here on: the child shares memory with a multithreaded parent,
+// whose locks, allocator and thread list it must not touch. (glibc's setuid() and friends, for
+// example, signal every thread of the parent, so they are called as plain syscalls here.)
+static void __attribute__((noreturn)) fail(struct spawn_child *child, int stage) {
+    child->error = errno;
+    child->stage = stage;
     _exit(127);
 }
 
-static void run_child(const runnerd_spawn_request *request, pid_t parent, int report_fd) {
-    if (setsid() < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_SESSION);
+static int run_child(void *argument) {
+    struct spawn_child *child = argument;
+    const runnerd_spawn_request *request = child->request;
+    if (setsid() < 0) fail(child, RUNNERD_SPAWN_STAGE_SESSION);
 
     if (request->death_signal != 0) {
-        if (prctl(PR_SET_PDEATHSIG, request->death_signal) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL);
+        if (prctl(PR_SET_PDEATHSIG, request->death_signal) < 0) fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL);
         // The parent may have died before the death signal was armed.
-        if (getppid() != parent) { errno = ESRCH; fail(report_fd, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL); }
+        if (getppid() != child->parent) { errno = ESRCH; fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL); }
     }
 
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_STDIO);
-    if (dup2(null_fd, 0) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_STDIO);
-    if (dup2(request->stdout_fd, 1) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_STDIO);
-    if (dup2(request->stderr_fd, 2) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_STDIO);
+    if (null_fd < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
+    if (dup2(null_fd, 0) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
+    if (dup2(request->stdout_fd, 1) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
+    if (dup2(request->stderr_fd, 2) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
 
     if (request->working_directory != NULL && chdir(request->working_directory) < 0)
-        fail(report_fd, RUNNERD_SPAWN_STAGE_CHDIR);
+        fail(child, RUNNERD_SPAWN_STAGE_CHDIR);
 
     if (request->set_credentials) {
-        if (setgroups(request->group_count, request->groups) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_GROUPS);
-        if (setgid(request->gid) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_GID);
-        if (setuid(request->uid) < 0) fail(report_fd, RUNNERD_SPAWN_STAGE_UID);
+        if (syscall(SYS_setgroups, request->group_count, request->groups) < 0) fail(child, RUNNERD_SPAWN_STAGE_GROUPS);
+        if (syscall(SYS_setgid, request->gid) < 0) fail(child, RUNNERD_SPAWN_STAGE_GID);
+        if (syscall(SYS_setuid, request->uid) < 0) fail(child, RUNNERD_SPAWN_STAGE_UID);
     }
 
-    // Dispositions: SIG_IGN survives exec, so reset every signal; then unblock them all.
+    // Dispositions: SIG_IGN survives exec, so reset every signal; then unblock them all. The
+    // child has a copy of the parent's handler table (no CLONE_SIGHAND), so this changes nothing
+    // in the parent.
     struct sigaction default_action = { 0 };
     default_action.sa_handler = SIG_DFL;
     for (int number = 1; number < NSIG; number++) {
@@ -59,7 +74,7 @@ static void run_child(const runnerd_spawn_request *request, pid_t parent, int re
     sigprocmask(SIG_SETMASK, &none, NULL);
 
     execve(request->path, request->argv, request->envp);
-    fail(report_fd, RUNNERD_SPAWN_STAGE_EXEC);
+    fail(child, RUNNERD_SPAWN_STAGE_EXEC);
 }
 
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result) {
@@ -67,46 +82,37 @@ int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *re
     result->stage = RUNNERD_SPAWN_STAGE_NONE;
     result->error = 0;
 
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) < 0) {
+    // The child's stack. It needs little: a few system calls and execve.
+    const size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
         result->stage = RUNNERD_SPAWN_STAGE_FORK;
         result->error = errno;
         return -1;
     }
+    struct spawn_child child = { .request = request, .parent = getpid(), .stage = RUNNERD_SPAWN_STAGE_NONE };
 
+    // No handler of the parent may run in the child: block everything until the child has reset
+    // its dispositions.
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(report[0]);
-        run_child(request, parent, report[1]);
-    }
-    int fork_error = errno;
+    pid_t pid = clone(run_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
+    int clone_error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    close(report[1]);
+    munmap(stack, stack_size);
 
     if (pid < 0) {
-        close(report[0]);
         result->stage = RUNNERD_SPAWN_STAGE_FORK;
-        result->error = fork_error;
+        result->error = clone_error;
         return -1;
     }
-
-    // The report pipe closes on a successful exec (close-on-exec) and carries a failure otherwise.
-    struct spawn_failure failure;
-    ssize_t got;
-    do {
-        got = read(report[0], &failure, sizeof failure);
-    } while (got < 0 && errno == EINTR);
-    close(report[0]);
-
-    if (got == (ssize_t)sizeof failure) {
+    // CLONE_VFORK: the child has exec'd (success) or exited after recording its failure.
+    if (child.stage != RUNNERD_SPAWN_STAGE_NONE) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        result->stage = failure.stage;
-        result->error = failure.error;
+        result->stage = child.stage;
+        result->error = child.error;
         return -1;
     }
     result->pid = pid;

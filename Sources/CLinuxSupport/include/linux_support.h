@@ -50,9 +50,12 @@ typedef struct {
 /// Returns 0 once the exec has succeeded, or -1 with result->stage and result->error set; a child
 /// that failed is already reaped when this returns.
 ///
-/// Signals are blocked in the calling thread around the fork, so that no handler of the parent
-/// ever runs in the child. The death signal is tied to the calling thread: call this from a
-/// thread that lives as long as the children should.
+/// The child is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: it borrows the
+/// parent's memory until its exec, so a spawn costs the same however large the daemon is, and the
+/// calling thread is suspended until the child has exec'd or failed. Signals are blocked in the
+/// calling thread meanwhile, so that no handler of the parent ever runs in the child. The death
+/// signal is tied to the calling thread: call this from a thread that lives as long as the
+/// children should.
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result);
 
 /// Makes the calling process a child subreaper: orphaned descendants are re-parented to it.
