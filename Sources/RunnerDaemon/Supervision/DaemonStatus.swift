@@ -25,6 +25,11 @@ final class DaemonStatus: Sendable {
         var order: [String] = []
         var groupCount = 0
         var services: [String: ServiceState] = [:]
+        /// How many services of `order` are ready, and how many are starting: kept as the states
+        /// change, so that a change costs O(1) rather than a pass over every service.
+        var readyCount = 0
+        var startingCount = 0
+        var configured: Set<String> = []
         var restarting: [String: (at: ContinuousClock.Instant, number: Int, limit: Int)] = [:]
         var down: [String: String] = [:]
         var serviceStatus: [String: String] = [:]
@@ -37,6 +42,30 @@ final class DaemonStatus: Sendable {
         var lastSent = ContinuousClock.Instant.now - .seconds(3600)
         var trailingScheduled = false
         var refreshScheduled = false
+
+        /// Sets one service's state and keeps the counts of the configured ones.
+        mutating func set(_ key: String, _ new: ServiceState) {
+            let old = services.updateValue(new, forKey: key)
+            guard configured.contains(key) else { return }
+            if let old { count(old, by: -1) }
+            count(new, by: 1)
+        }
+
+        mutating func recount() {
+            readyCount = 0
+            startingCount = 0
+            for key in order { if let state = services[key] { count(state, by: 1) } }
+        }
+
+        private mutating func count(_ state: ServiceState, by step: Int) {
+            switch state {
+            case .ready: readyCount += step
+            case .starting: startingCount += step
+            case .down: break
+            }
+        }
+
+        var allReady: Bool { !order.isEmpty && readyCount == order.count }
     }
 
     private let notifier: Notifier
@@ -59,6 +88,8 @@ final class DaemonStatus: Sendable {
             for key in keys { services[key] = state.services[key] ?? .down }
             state.order = keys
             state.services = services
+            state.configured = Set(keys)
+            state.recount()
             state.groupCount = config.groups.count
             let names = Set(config.groups.map(\.name))
             state.restarting = state.restarting.filter { names.contains($0.key) }
@@ -69,7 +100,7 @@ final class DaemonStatus: Sendable {
 
     func serviceStarting(_ key: String) {
         update { state in
-            state.services[key] = .starting(since: .now)
+            state.set(key, .starting(since: .now))
             state.restarting[String(key.prefix { $0 != "/" })] = nil
             state.readyOwed = true
         }
@@ -81,12 +112,12 @@ final class DaemonStatus: Sendable {
     }
 
     func serviceReady(_ key: String) {
-        update { $0.services[key] = .ready }
+        update { $0.set(key, .ready) }
     }
 
     func serviceDown(_ key: String) {
         update { state in
-            state.services[key] = .down
+            state.set(key, .down)
             state.serviceStatus[key] = nil
         }
     }
@@ -146,69 +177,53 @@ final class DaemonStatus: Sendable {
         state.withLock { Self.render($0, now: .now) }
     }
 
+    /// Applies a change. The status line is rendered only when a datagram may go out (at once,
+    /// or by the trailing timer), never per change: with thousands of services starting, a
+    /// render per change would cost O(n) each and O(n²) in all.
     private func update(_ change: (inout State) -> Void) {
-        let (text, ready) = state.withLock { state -> (String?, Bool) in
+        enum Next { case ready(String), status(String), trailing(Duration), nothing }
+        let (next, refresh) = state.withLock { state -> (Next, Bool) in
             change(&state)
-            guard !state.stopping else { return (Self.renderStopping(state), false) }
-            let allReady = !state.order.isEmpty && state.order.allSatisfy {
-                if case .ready = state.services[$0] { return true }
-                return false
-            }
-            let sendReady = allReady && state.readyOwed
-            if sendReady { state.readyOwed = false }
-            return (Self.render(state, now: .now), sendReady)
-        }
-        guard let text else { return }
-        scheduleRefreshIfTransient()
-        if ready {
-            state.withLock {
-                $0.lastStatus = text
-                $0.lastSent = .now
-            }
-            send([.ready, .status(text)])
-        } else {
-            throttled(text, states: [])
-        }
-    }
-
-    private func throttled(_ text: String, states: [NotifyState]) {
-        let sendNow = state.withLock { state -> Bool in
-            guard text != state.lastStatus else { return false }
-            if ContinuousClock.now - state.lastSent >= Self.minimumInterval {
+            let refresh = !state.stopping && !state.refreshScheduled
+                && (state.startingCount > 0 || !state.restarting.isEmpty)
+            if refresh { state.refreshScheduled = true }
+            if !state.stopping && state.allReady && state.readyOwed {
+                state.readyOwed = false
+                let text = Self.render(state, now: .now)
                 state.lastStatus = text
                 state.lastSent = .now
-                return true
+                return (.ready(text), refresh)
             }
-            if !state.trailingScheduled {
-                state.trailingScheduled = true
-                let wait = Self.minimumInterval - (ContinuousClock.now - state.lastSent)
-                loop.execute { [self] in
-                    loop.schedule(after: wait) { [self] in sendTrailing() }
+            let sinceLast = ContinuousClock.now - state.lastSent
+            if sinceLast >= Self.minimumInterval {
+                let text = state.stopping ? Self.renderStopping(state) : Self.render(state, now: .now)
+                guard text != state.lastStatus else { return (.nothing, refresh) }
+                state.lastStatus = text
+                state.lastSent = .now
+                return (.status(text), refresh)
+            }
+            guard !state.trailingScheduled else { return (.nothing, refresh) }
+            state.trailingScheduled = true
+            return (.trailing(Self.minimumInterval - sinceLast), refresh)
+        }
+        if refresh {
+            // While a service is starting or a group waits to restart, the "for 3s" and "in 4s"
+            // parts of the line age; refresh it every second then, and not at all otherwise.
+            loop.execute { [self] in
+                loop.schedule(after: .seconds(1)) { [self] in
+                    state.withLock { $0.refreshScheduled = false }
+                    update { _ in }
                 }
             }
-            return false
         }
-        if sendNow { send(states + [.status(text)]) }
-    }
-
-    /// While a service is starting or a group waits to restart, the "for 3s" and "in 4s" parts of
-    /// the line age; refresh it every second then, and not at all otherwise.
-    private func scheduleRefreshIfTransient() {
-        let schedule = state.withLock { state -> Bool in
-            let transient = !state.restarting.isEmpty || state.services.values.contains {
-                if case .starting = $0 { return true }
-                return false
+        switch next {
+        case .ready(let text): send([.ready, .status(text)])
+        case .status(let text): send([.status(text)])
+        case .trailing(let wait):
+            loop.execute { [self] in
+                loop.schedule(after: wait) { [self] in sendTrailing() }
             }
-            guard transient && !state.refreshScheduled && !state.stopping else { return false }
-            state.refreshScheduled = true
-            return true
-        }
-        guard schedule else { return }
-        loop.execute { [self] in
-            loop.schedule(after: .seconds(1)) { [self] in
-                state.withLock { $0.refreshScheduled = false }
-                update { _ in }
-            }
+        case .nothing: break
         }
     }
 
