@@ -231,17 +231,14 @@ public final class Daemon: Sendable {
     }
 
     /// Kills and reaps whatever is still a child of ours: processes that escaped their service's
-    /// process group and were re-parented to this subreaper.
+    /// process group and were re-parented to this subreaper. Every spawned child has been reaped
+    /// by now, so any child left is such an orphan. They are found through the kernel's lists of
+    /// our children, not by reading every process's stat: that cost grew with everything else
+    /// running on the host, and was most of the time a stop took.
     private func killOrphans() {
-        let me = getpid()
-        var orphans: [pid_t] = []
-        guard let proc = opendir("/proc") else { return }
-        defer { closedir(proc) }
-        while let entry = readdir(proc) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = pid_t(name), pid != me, parentPID(of: pid) == me else { continue }
-            orphans.append(pid)
-        }
+        var info = siginfo_t()
+        if waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD { return }
+        let orphans = ProcessTable.children(of: getpid())
         for pid in orphans {
             logger.warning("killing pid \(pid), left behind by a service")
             kill(pid, SIGKILL)

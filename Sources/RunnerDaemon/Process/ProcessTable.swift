@@ -233,9 +233,13 @@ final class ProcessTable: @unchecked Sendable {
     private func adoptedChildren() -> [pid_t] {
         var info = siginfo_t()
         if waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD { return [] }
-        let me = getpid()
-        let candidates = Self.childrenFromTaskLists(of: me) ?? Self.childrenFromStat(of: me)
-        return candidates.filter { children[$0] == nil }
+        return Self.children(of: getpid()).filter { children[$0] == nil }
+    }
+
+    /// The children of `pid`, zombies included: from the kernel's per-thread lists, which costs
+    /// a read per thread of `pid`, or, when the kernel has none, from every process's stat.
+    static func children(of pid: pid_t) -> [pid_t] {
+        childrenFromTaskLists(of: pid) ?? childrenFromStat(of: pid)
     }
 
     /// The children of `pid`, from `/proc/PID/task/*/children` (one list per thread), or nil
