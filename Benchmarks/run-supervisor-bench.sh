@@ -10,7 +10,8 @@
 #   5.   scale: 2,000 services (runnerd in 100 groups) beside the floor and s6.
 # Needs root (apt-get, the kernel's process connector) and Debian 12.
 #
-# usage: Benchmarks/run-supervisor-bench.sh [runs=5] [figures=start,logs,scale] [extra options]
+# usage: [RUNNERD_BEFORE=old-runnerd] Benchmarks/run-supervisor-bench.sh [runs=5]
+#            [figures=start,logs,scale] [extra options]
 #   extra options go to supervisor_bench.py, e.g. --idle 30, --skip honcho, --children 200
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,10 +38,21 @@ if [ ! -x "$venv/bin/honcho" ]; then
   "$venv/bin/pip" install -q honcho
 fi
 
-# runnerd, in a scratch path of its own so that it never disturbs another build.
+# runnerd as the .deb ships it (packaging/build-deb.sh's flags: the Swift runtime, libstdc++ and
+# libgcc linked statically, full RELRO), in a scratch path of its own so that it never disturbs
+# another build.
 scripts/setup.sh
-swift build -c release --product runnerd --scratch-path .build-bench >&2
-runnerd=$(swift build -c release --scratch-path .build-bench --show-bin-path)/runnerd
+scratch=$PWD/.build-bench
+mkdir -p "$scratch/static-cxx"
+ln -sfn "$(g++ -print-file-name=libstdc++.a)" "$scratch/static-cxx/libstdc++.a"
+flags=(--scratch-path "$scratch" -c release --product runnerd --static-swift-stdlib --disable-local-rpath
+       -Xswiftc -Xclang-linker -Xswiftc -static-libgcc -Xlinker -L"$scratch/static-cxx"
+       -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+swift build "${flags[@]}" >&2
+runnerd=$(swift build "${flags[@]}" --show-bin-path)/runnerd
+# RUNNERD_BEFORE=/path/to/an/older/runnerd adds it to every figure, as "runnerd before".
+before=()
+[ -n "${RUNNERD_BEFORE:-}" ] && before=(--runnerd-before "$RUNNERD_BEFORE")
 
 work=$(mktemp -d /tmp/runnerd-supervisor-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -52,5 +64,5 @@ echo "versions: runnerd $("$runnerd" --version), supervisord $(supervisord --ver
 mkdir "$work/runs"
 ulimit -n "$(ulimit -Hn)"
 /usr/bin/python3 Benchmarks/supervisor_bench.py --runnerd "$runnerd" --floor "$work/floor" \
-  --honcho "$venv/bin/honcho" --runs "$runs" --figures "$figures" --work "$work/runs" "$@"
+  --honcho "$venv/bin/honcho" --runs "$runs" --figures "$figures" --work "$work/runs" "${before[@]}" "$@"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

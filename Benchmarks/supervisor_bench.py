@@ -204,7 +204,8 @@ class S6(Impl):
         for i in range(n):
             os.mkdir(f"{scan}/s{i}")
             write(f"{scan}/s{i}/run", f"#!/bin/sh\nexec {SLEEP} 100000\n", 0o755)
-        return ["s6-svscan", scan]
+        # s6-svscan supervises at most 500 services unless told otherwise.
+        return ["s6-svscan"] + (["-c", str(n + 16)] if n > 480 else []) + [scan]
 
 
 class Supervisord(Impl):
@@ -497,10 +498,11 @@ def start_stop_idle(impls, events, work, n, runs, idle, results, label):
             log(f"{label} run {run + 1}: {inst.impl.name}: stop {'timeout' if stop is None else f'{stop:.1f} ms'}")
 
 
-def log_throughput(runs, lines, work, runnerd, honcho, skip_honcho, results):
+def log_throughput(runs, lines, work, runnerd, runnerd_before, honcho, skip_honcho, results):
     """Figure 4: one child writes `lines` lines of 100 bytes, forwarded by each supervisor."""
     generator = f"yes {PAYLOAD.decode()} | head -n {lines}"
-    writers = ["file", "runnerd", "supervisord"] + ([] if skip_honcho else ["honcho"])
+    writers = (["file", "runnerd"] + (["runnerd before"] if runnerd_before else []) + ["supervisord"]
+               + ([] if skip_honcho else ["honcho"]))
     for run in range(runs):
         for writer in rotate(writers, run):
             directory = f"{work}/logs-{run}-{writer}"
@@ -509,18 +511,18 @@ def log_throughput(runs, lines, work, runnerd, honcho, skip_honcho, results):
             env = Impl("x").env(directory)
             if writer == "file":
                 argv = ["sh", "-c", generator]
-            elif writer == "runnerd":
+            elif writer.startswith("runnerd"):
                 write(f"{directory}/runnerd.yaml",
                       "groups:\n  logs:\n    restart: never\n    required: false\n    services:\n"
                       f"      gen: {{ command: [sh, -c, \"{generator}\"] }}\n")
-                argv = [runnerd, "run", "--config", f"{directory}/runnerd.yaml"]
+                argv = [runnerd if writer == "runnerd" else runnerd_before, "run", "--config", f"{directory}/runnerd.yaml"]
             elif writer == "supervisord":
                 argv = Supervisord().prepare(directory, 1, command=f"sh -c \"{generator}\"", extra="\n".join([
                     "autorestart=false", "startsecs=0", f"stdout_logfile={out}",
                     "stdout_logfile_maxbytes=0", "stdout_logfile_backups=0", "redirect_stderr=false"]))
             else:
                 argv = Honcho(honcho).prepare(directory, 1, command=generator)
-            target = out if writer in ("file", "runnerd", "honcho") else f"{directory}/supervisord.out"
+            target = f"{directory}/supervisord.out" if writer == "supervisord" else out
             launched = time.monotonic_ns()
             pid = spawn(argv, env, target, directory, err_path=f"{directory}/stderr.log")
             first, done = watch_output(out, lines, launched, limit=600)
@@ -647,6 +649,7 @@ def report_logs(results, lines):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runnerd", required=True)
+    parser.add_argument("--runnerd-before", help="another runnerd binary, measured beside the first as 'runnerd before'")
     parser.add_argument("--floor", required=True)
     parser.add_argument("--honcho", required=True)
     parser.add_argument("--runs", type=int, default=5)
@@ -672,6 +675,8 @@ def main():
         impls = [Floor(args.floor), Runnerd(args.runnerd), Runnerd(args.runnerd, groups=1),
                  Runnerd(args.runnerd, watchdog=True), S6(), Supervisord(), Supervisord(programs=True),
                  Honcho(args.honcho)]
+        if args.runnerd_before:
+            impls.insert(4, Runnerd(args.runnerd_before, label="runnerd before (1 group per service)"))
         impls = [i for i in impls if i.name not in skip and i.name.split()[0] not in skip]
         results = {i.name: {} for i in impls}
         start_stop_idle(impls, events, args.work, args.children, args.runs, args.idle, results, "start")
@@ -680,12 +685,16 @@ def main():
         everything["start"] = results
     if "logs" in figures:
         results = {}
-        log_throughput(args.runs, args.lines, args.work, args.runnerd, args.honcho, "honcho" in skip, results)
+        log_throughput(args.runs, args.lines, args.work, args.runnerd, args.runnerd_before, args.honcho,
+                       "honcho" in skip, results)
         report_logs(results, args.lines)
         everything["logs"] = results
     if "scale" in figures:
         impls = [Floor(args.floor), Runnerd(args.runnerd, groups=args.scale_groups,
                                             label=f"runnerd ({args.scale_groups} groups)"), S6()]
+        if args.runnerd_before:
+            impls.insert(2, Runnerd(args.runnerd_before, groups=args.scale_groups,
+                                    label=f"runnerd before ({args.scale_groups} groups)"))
         impls = [i for i in impls if i.name not in skip and i.name.split()[0] not in skip]
         results = {i.name: {} for i in impls}
         start_stop_idle(impls, events, args.work, args.scale, args.runs, 0, results, "scale")
