@@ -88,27 +88,49 @@ struct YAMLDocument {
     /// Inserts `marker` at the start of the key `key` found at `mark` (after any anchor or tag),
     /// or just inside its opening quote; returns the new text and the column of the insertion, or nil when the text at
     /// `mark` is not that key written plainly or in quotes.
+    ///
+    /// Lines are counted as libyaml counts them (see ``isLineBreak(_:)``), and columns in
+    /// Unicode scalars, so that `mark` finds its line even in a file with `\r` line ends.
     private static func insert(_ marker: String, before key: String, at mark: Mark, in text: String) -> (String, Int)? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return nil }
-        var scalars = Array(lines[mark.line - 1].unicodeScalars)
-        var offset = mark.column - 1
-        guard offset < scalars.count else { return nil }
+        var scalars = Array(text.unicodeScalars)
+        guard mark.line >= 1, mark.column >= 1, let lineStart = start(ofLine: mark.line, in: scalars) else { return nil }
+        let lineEnd = scalars[lineStart...].firstIndex(where: isLineBreak) ?? scalars.endIndex
+        var offset = lineStart + mark.column - 1
+        guard offset < lineEnd else { return nil }
         // An anchor (`&a`) or a tag (`!!str`) may come before the key itself.
-        while offset < scalars.count, scalars[offset] == "&" || scalars[offset] == "!" {
-            while offset < scalars.count, scalars[offset] != " " { offset += 1 }
-            while offset < scalars.count, scalars[offset] == " " { offset += 1 }
+        while offset < lineEnd, scalars[offset] == "&" || scalars[offset] == "!" {
+            while offset < lineEnd, scalars[offset] != " " { offset += 1 }
+            while offset < lineEnd, scalars[offset] == " " { offset += 1 }
         }
-        guard offset < scalars.count else { return nil }
+        guard offset < lineEnd else { return nil }
         if scalars[offset] == "\"" || scalars[offset] == "'" {
             offset += 1
         }
-        guard !key.isEmpty, scalars[offset...].starts(with: key.unicodeScalars) else { return nil }
+        guard !key.isEmpty, scalars[offset..<lineEnd].starts(with: key.unicodeScalars) else { return nil }
         scalars.insert(contentsOf: marker.unicodeScalars, at: offset)
-        var line = ""
-        line.unicodeScalars.append(contentsOf: scalars)
-        lines[mark.line - 1] = line
-        return (lines.joined(separator: "\n"), offset + 1)
+        var edited = ""
+        edited.unicodeScalars.append(contentsOf: scalars)
+        return (edited, offset - lineStart + 1)
+    }
+
+    /// Whether libyaml ends a line at `scalar`: LF, CR (CR LF counts once), NEL, LS and PS.
+    static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": true
+        default: false
+        }
+    }
+
+    /// The index in `scalars` where 1-based line `line` starts, or nil past the last line.
+    private static func start(ofLine line: Int, in scalars: [Unicode.Scalar]) -> Int? {
+        var current = 1
+        var index = 0
+        while current < line {
+            guard let found = scalars[index...].firstIndex(where: isLineBreak) else { return nil }
+            index = found + (scalars[found] == "\r" && found + 1 < scalars.count && scalars[found + 1] == "\n" ? 2 : 1)
+            current += 1
+        }
+        return index
     }
 
     /// The position and message for a libyaml error.
@@ -131,11 +153,14 @@ struct YAMLDocument {
         }
     }
 
+    /// The line and column of the character at `offset` (Yams counts reader errors in
+    /// `Character`s), with lines ended as libyaml ends them and columns in Unicode scalars.
     private static func lineAndColumn(ofCharacter offset: Int, in text: String) -> (Int, Int) {
         var line = 1
         var column = 1
         for character in text.prefix(offset) {
-            if character == "\n" || character == "\r\n" {
+            // "\r\n" is one Character, and libyaml's one line break.
+            if character.unicodeScalars.contains(where: isLineBreak) {
                 line += 1
                 column = 1
             } else {
