@@ -174,6 +174,28 @@ struct ConfigPropertyTests {
         }
     }
 
+    /// libyaml ends lines at CR and CR LF as well as LF (the fuzzer found the loader counting
+    /// only LF): the same mutated config gets the same errors, at the same places, either way.
+    @Test func mutatedConfigsGetTheSameErrorsWhateverEndsTheirLines() {
+        var generator = ConfigSeededGenerator(state: 0x5EED_C0F1_6000_0002)
+        for caseNumber in 0..<150 {
+            let lines = Self.mutate(using: &generator).map(\.text)
+            func errors(_ lineEnd: String) -> [String] {
+                do {
+                    _ = try ConfigLoader.parse(yaml: lines.joined(separator: lineEnd) + lineEnd, path: "runnerd.yaml", environment: Self.environment)
+                    return []
+                } catch {
+                    return error.errors.map(\.description)
+                }
+            }
+            let expected = errors("\n")
+            #expect(!expected.isEmpty, "case \(caseNumber) was accepted")
+            for lineEnd in ["\r\n", "\r"] {
+                #expect(errors(lineEnd) == expected, "case \(caseNumber) with \(lineEnd.debugDescription):\n\(lines.joined(separator: "\n"))")
+            }
+        }
+    }
+
     @Test func randomYAMLNeverTrapsAndEveryErrorIsPlaced() {
         var generator = ConfigSeededGenerator(state: 42)
         let pieces = [
