@@ -78,20 +78,34 @@ final class LogWriter: Sendable {
     /// Queues one line (without its newline). Returns false when the backlog is over capacity:
     /// the caller should stop reading until `onDrained` fires.
     func append(_ line: UnsafeRawBufferPointer, from source: Source, stream: Stream, pid: Int32) -> Bool {
+        appendLines(from: source, stream: stream, pid: pid) { add in add(line) }
+    }
+
+    /// Queues many lines of one source at once: `fill` gets a function to call once per line
+    /// (without its newline), and runs under the writer's lock, so that a chunk of a thousand
+    /// lines costs one lock rather than a thousand. `fill` must not call back into the writer.
+    /// Returns false when the backlog is over capacity, as `append` does.
+    func appendLines(
+        from source: Source, stream: Stream, pid: Int32,
+        _ fill: (_ add: (UnsafeRawBufferPointer) -> Void) -> Void
+    ) -> Bool {
+        let target = self.target
         let (wake, accepting) = backlog.withLock { backlog -> (Bool, Bool) in
             let wasEmpty = backlog.bytes == 0
-            switch target {
-            case .terminal:
-                backlog.terminal.append(contentsOf: source.terminalPrefix)
-                backlog.terminal.append(contentsOf: line)
-                backlog.terminal.append(UInt8(ascii: "\n"))
-                backlog.bytes += source.terminalPrefix.count + line.count + 1
-            case .journal:
-                backlog.entries.append((source, stream, pid, Array(line)))
-                backlog.bytes += line.count + 64
+            fill { line in
+                switch target {
+                case .terminal:
+                    backlog.terminal.append(contentsOf: source.terminalPrefix)
+                    backlog.terminal.append(contentsOf: line)
+                    backlog.terminal.append(UInt8(ascii: "\n"))
+                    backlog.bytes += source.terminalPrefix.count + line.count + 1
+                case .journal:
+                    backlog.entries.append((source, stream, pid, Array(line)))
+                    backlog.bytes += line.count + 64
+                }
             }
             if backlog.bytes > capacity { backlog.throttled = true }
-            return (wasEmpty, !backlog.throttled)
+            return (wasEmpty && backlog.bytes > 0, !backlog.throttled)
         }
         if wake {
             var one: UInt64 = 1
