@@ -108,10 +108,8 @@ final class OutputPipe: @unchecked Sendable {
     /// Cuts `chunk` into lines, the first one joined to what the previous chunk left unfinished,
     /// none longer than `maximumLine`, and hands each to `deliver`; keeps an unfinished last line.
     private func split(_ chunk: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) -> Void) {
-        guard let base = chunk.baseAddress else { return }
         var lineStart = 0
-        while lineStart < chunk.count, let found = memchr(base + lineStart, Int32(UInt8(ascii: "\n")), chunk.count - lineStart) {
-            let newline = base.distance(to: UnsafeRawPointer(found))
+        while let newline = Self.newline(in: chunk, from: lineStart) {
             let piece = UnsafeRawBufferPointer(rebasing: chunk[lineStart..<newline])
             if partial.isEmpty {
                 deliverSplitting(piece, deliver)
@@ -127,6 +125,16 @@ final class OutputPipe: @unchecked Sendable {
             partial.withUnsafeBytes { deliver(UnsafeRawBufferPointer(rebasing: $0[..<Self.maximumLine])) }
             partial.removeFirst(Self.maximumLine)
         }
+    }
+
+    /// The offset of the first newline in `chunk` at or after `start`. `memchr` rather than
+    /// `firstIndex(of:)`, which an unoptimised (debug) build runs through unspecialised generics
+    /// at some 15 MB/s: a flooding child would then pin the loop.
+    private static func newline(in chunk: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < chunk.count, let base = chunk.baseAddress,
+              let found = memchr(base + start, Int32(UInt8(ascii: "\n")), chunk.count - start)
+        else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     /// Hands `line` to `deliver` in pieces of at most `maximumLine` bytes.
