@@ -273,6 +273,9 @@ def spawn(argv, env, out_path, cwd, err_path=None):
     return pid
 
 
+LIVE = []  # every Instance started and not yet closed: killed if the harness fails
+
+
 class Instance:
     def __init__(self, impl, events, directory, n):
         self.impl, self.events, self.directory, self.n = impl, events, directory, n
@@ -317,6 +320,7 @@ class Instance:
         launched = time.monotonic_ns()
         self.pid = spawn(self.argv, self.impl.env(self.directory), f"{self.directory}/output.log", self.directory)
         self.tree = self.events.track(self.pid)
+        LIVE.append(self)
         self.pidfd = os.pidfd_open(self.pid)
         ok = self.wait(lambda: len(self.tree.sleeps) >= self.n and
                        (self.notify is None or self.ready_at is not None), 120)
@@ -360,6 +364,7 @@ class Instance:
         self.wait(lambda: self.exited() and not self.tree.alive, 10)
 
     def close(self):
+        LIVE.remove(self)
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -525,10 +530,12 @@ def log_throughput(runs, lines, work, runnerd, runnerd_before, honcho, skip_honc
             target = f"{directory}/supervisord.out" if writer == "supervisord" else out
             launched = time.monotonic_ns()
             pid = spawn(argv, env, target, directory, err_path=f"{directory}/stderr.log")
-            first, done = watch_output(out, lines, launched, limit=600)
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-            reap_orphans()
+            try:
+                first, done = watch_output(out, lines, launched, limit=600)
+            finally:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+                reap_orphans()
             row = results.setdefault(writer, {})
             row.setdefault("launch", []).append(done)
             row.setdefault("first", []).append(done - first if done else None)
@@ -663,12 +670,22 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--json")
     args = parser.parse_args()
-    figures = set(args.figures.split(","))
-    skip = set(filter(None, args.skip.split(",")))
 
     if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER: orphans are ours to reap
         raise SystemExit("cannot become a child subreaper")
     events = ProcEvents()
+    try:
+        run_figures(args, events)
+    finally:
+        # A failed measurement must not leave supervisors and their children behind.
+        for inst in list(LIVE):
+            inst.kill()
+            inst.close()
+
+
+def run_figures(args, events):
+    figures = set(args.figures.split(","))
+    skip = set(filter(None, args.skip.split(",")))
     everything = {}
 
     if "start" in figures:
