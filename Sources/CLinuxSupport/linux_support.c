@@ -9,9 +9,26 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+// The open-files limit children get, when runnerd_raise_open_files_limit raised the daemon's own.
+// Written once before the first spawn, read by every child.
+static struct rlimit children_open_files;
+static int children_open_files_set = 0;
+
+int runnerd_raise_open_files_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    if (limit.rlim_cur >= limit.rlim_max) return 0;
+    struct rlimit raised = { limit.rlim_max, limit.rlim_max };
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) return -1;
+    children_open_files = limit;
+    children_open_files_set = 1;
+    return 0;
+}
 
 // The child shares the parent's memory (CLONE_VM | CLONE_VFORK, as glibc's posix_spawn does), so
 // starting a child costs no copy of the parent's page tables and no copy-on-write faults in the
@@ -59,6 +76,10 @@ static int run_child(void *argument) {
         if (syscall(SYS_setgid, request->gid) < 0) fail(child, RUNNERD_SPAWN_STAGE_GID);
         if (syscall(SYS_setuid, request->uid) < 0) fail(child, RUNNERD_SPAWN_STAGE_UID);
     }
+
+    // The limit the daemon was started with, as a unit's LimitNOFILE= gives it, not the one it
+    // raised for its own pipes: a program that still uses select() breaks above 1024.
+    if (children_open_files_set) syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &children_open_files, NULL);
 
     // Dispositions: SIG_IGN survives exec, so reset every signal; then unblock them all. The
     // child has a copy of the parent's handler table (no CLONE_SIGHAND), so this changes nothing

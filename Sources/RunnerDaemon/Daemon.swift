@@ -56,6 +56,9 @@ public final class Daemon: Sendable {
     /// Runs until SIGTERM or SIGINT, or until a required group stops for good, and returns the
     /// exit code. A second SIGTERM or SIGINT during the stop kills every service at once.
     public func run() async -> Int32 {
+        if runnerd_raise_open_files_limit() != 0 {
+            logger.warning("cannot raise the open-files limit (errno \(errno)); every service needs two descriptors")
+        }
         if runnerd_become_subreaper() != 0 {
             logger.warning("cannot become a child subreaper (errno \(errno)); orphaned grandchildren will not be reaped by runnerd")
         }

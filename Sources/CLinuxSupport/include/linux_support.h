@@ -58,6 +58,12 @@ typedef struct {
 /// children should.
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result);
 
+/// Raises the soft limit on open files to the hard one (under systemd, 1024 and 524288 by
+/// default): the daemon holds two pipes per service, so a soft limit of 1024 stops it at about
+/// 500 services. Children spawned afterwards get the soft limit back as it was. Call it once,
+/// before the first spawn. Returns 0, or -1 with errno.
+int runnerd_raise_open_files_limit(void);
+
 /// Makes the calling process a child subreaper: orphaned descendants are re-parented to it.
 int runnerd_become_subreaper(void);
 
