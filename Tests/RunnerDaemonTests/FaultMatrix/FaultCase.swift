@@ -109,6 +109,14 @@ final class FaultCase {
             Issue.record("left behind: marked \(marked), from the tree \(survivors.sorted())\n\(describe(marked + survivors))", sourceLocation: sourceLocation)
         }
     }
+
+    /// The usual ending of a case: SIGTERM, exit 0 after STOPPING=1, and nothing left behind.
+    func stopCleanly(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, sourceLocation: sourceLocation)
+        try await notify.waitFor { $0.hasPrefix("STOPPING=1") }
+        try await expectNothingLeft(sourceLocation: sourceLocation)
+    }
 }
 
 /// Every notify datagram a daemon sends, collected on a thread of its own (never on Swift's

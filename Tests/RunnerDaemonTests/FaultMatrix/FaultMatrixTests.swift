@@ -362,10 +362,7 @@ struct FaultMatrixTests {
         #expect(try await fault.noZombies())
         fault.recordTree()
 
-        fault.daemon.signal(SIGTERM)
-        #expect(try await fault.daemon.waitForExit() == 0)
-        try await fault.notify.waitFor { $0.hasPrefix("STOPPING=1") }
-        try await fault.expectNothingLeft()
+        try await fault.stopCleanly()
     }
 
     // MARK: 8. An unknown user
@@ -411,10 +408,7 @@ struct FaultMatrixTests {
         #expect(try await fault.noZombies())
         fault.recordTree()
 
-        fault.daemon.signal(SIGTERM)
-        #expect(try await fault.daemon.waitForExit() == 0)
-        try await fault.notify.waitFor { $0.hasPrefix("STOPPING=1") }
-        try await fault.expectNothingLeft()
+        try await fault.stopCleanly()
     }
 
     // MARK: 9. The daemon itself gets SIGKILL
@@ -485,10 +479,7 @@ struct FaultMatrixTests {
         #expect(try await fault.noZombies())
         fault.recordTree()
 
-        fault.daemon.signal(SIGTERM)
-        #expect(try await fault.daemon.waitForExit() == 0)
-        try await fault.notify.waitFor { $0.hasPrefix("STOPPING=1") }
-        try await fault.expectNothingLeft()
+        try await fault.stopCleanly()
     }
 
     // MARK: 11. A stop exceeds the interrupt timeout
@@ -576,10 +567,7 @@ struct FaultMatrixTests {
         #expect(try await fault.noZombies())
         fault.recordTree()
 
-        fault.daemon.signal(SIGTERM)
-        #expect(try await fault.daemon.waitForExit() == 0)
-        try await fault.notify.waitFor { $0.hasPrefix("STOPPING=1") }
-        try await fault.expectNothingLeft()
+        try await fault.stopCleanly()
     }
 
     // MARK: 14. A stranger sends READY=1 to the relay
@@ -615,10 +603,7 @@ struct FaultMatrixTests {
         #expect(try await fault.noZombies())
         fault.recordTree()
 
-        fault.daemon.signal(SIGTERM)
-        #expect(try await fault.daemon.waitForExit() == 0)
-        try await fault.notify.waitFor { $0.hasPrefix("STOPPING=1") }
-        try await fault.expectNothingLeft()
+        try await fault.stopCleanly()
     }
 }
 
