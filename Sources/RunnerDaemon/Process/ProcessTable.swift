@@ -287,3 +287,16 @@ final class ProcessTable: @unchecked Sendable {
         }
     }
 }
+
+/// The parent pid from `/proc/PID/stat`, or nil if the process is gone.
+private func parentPID(of pid: pid_t) -> pid_t? {
+    guard let file = fopen("/proc/\(pid)/stat", "r") else { return nil }
+    defer { fclose(file) }
+    var buffer = [CChar](repeating: 0, count: 512)
+    guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+    let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // The command name is in parentheses and may contain spaces; fields resume after the last ')'.
+    guard let close = line.lastIndex(of: ")") else { return nil }
+    let fields = line[line.index(after: close)...].split(separator: " ")
+    return fields.count > 1 ? pid_t(fields[1]) : nil
+}
