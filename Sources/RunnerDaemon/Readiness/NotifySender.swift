@@ -11,9 +11,10 @@ struct NotifySender: Sendable, Equatable {
     /// The pid the kernel attested in `SCM_CREDENTIALS`; 0 when it gave none, or when the sender
     /// lives in a pid namespace we cannot see.
     let pid: pid_t
-    /// nil when the process no longer exists.
+    /// nil when the process no longer exists, or its group's leader is outside our pid namespace.
     let processGroup: pid_t?
-    /// nil when the process no longer exists.
+    /// nil when the process no longer exists, or its session's leader is outside our pid
+    /// namespace (the kernel then reports 0, as for a daemon started by a container's host).
     let session: pid_t?
 
     init(pid: pid_t, processGroup: pid_t?, session: pid_t?) {
@@ -27,8 +28,7 @@ struct NotifySender: Sendable, Equatable {
         guard pid > 0 else { return NotifySender(pid: pid, processGroup: nil, session: nil) }
         let group = getpgid(pid)
         let session = getsid(pid)
-        guard group > 0, session > 0 else { return NotifySender(pid: pid, processGroup: nil, session: nil) }
-        return NotifySender(pid: pid, processGroup: group, session: session)
+        return NotifySender(pid: pid, processGroup: group > 0 ? group : nil, session: session > 0 ? session : nil)
     }
 
     /// Whether the sender was part of the service whose main process is `leader`. runnerd starts
