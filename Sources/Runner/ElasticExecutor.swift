@@ -34,21 +34,35 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
 
     private let coreWorkers: Int
     private let mutex = PThreadMutex()
-    private let workAvailable = PThreadCondition()
     private let monitorWakeUp = PThreadCondition()
     private var queue = JobQueue()
     /// The queue's length, readable without the lock, for workers deciding whether to spin on.
     private let queued = Atomic(0)
-    /// Per worker slot: when its current job started (monotonic ns), 0 while it has none, and
-    /// `UInt64.max` for a free slot.
-    private var jobStarted: [UInt64] = []
+    /// The worker slots, indexed by slot number.
+    private var slots: [WorkerSlot] = []
+    /// The slots of the workers asleep with nothing to do, most recently idle last. A worker
+    /// leaves this list when it is woken, not when it wakes up, so every entry is a worker that
+    /// nobody has woken yet: each waiting job wakes a worker of its own, and a job finds no idle
+    /// worker only when none is left to wake.
+    private var idleSlots: [Int] = []
     private var workers = 0
-    private var idleWorkers = 0
-    /// Idle workers that have been signalled but have not taken a job yet. Waking more workers
-    /// than there are jobs only costs context switches, so enqueue wakes one per waiting job.
-    private var pendingWakes = 0
     private var monitorStarted = false
     private var monitorParked = false
+
+    /// One worker thread's place. Each worker sleeps on a condition of its own, which only it
+    /// waits on: a wake-up goes to the worker chosen, never to whichever waiter the condition
+    /// picks. With one condition shared by every idle worker, a job once waited 3 s while an
+    /// idle worker slept on: glibc's conditions can lose a signal when waiters with and without
+    /// timeouts share them (glibc bug 25847, present in Debian 12's 2.36), and the executor
+    /// had counted that signal as a worker on its way.
+    private struct WorkerSlot {
+        let wakeUp = PThreadCondition()
+        /// Set by the thread that wakes this worker; cleared by the worker when it goes idle.
+        var woken = false
+        /// When its current job started (monotonic ns), 0 while it has none, and `UInt64.max`
+        /// while the slot is free.
+        var jobStarted: UInt64 = 0
+    }
 
     init(coreWorkers: Int) {
         self.coreWorkers = coreWorkers
@@ -59,11 +73,9 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
         mutex.lock()
         queue.append(job)
         queued.store(queue.count, ordering: .relaxed)
-        if idleWorkers > pendingWakes {
-            if queue.count > pendingWakes {
-                pendingWakes += 1
-                workAvailable.signal()
-            }
+        if let slot = idleSlots.popLast() {
+            slots[slot].woken = true
+            slots[slot].wakeUp.signal()
         } else if workers < coreWorkers {
             startWorker()
         } else if monitorParked {
@@ -81,12 +93,13 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
     /// Called with `mutex` held.
     private func startWorker() {
         let slot: Int
-        if let free = jobStarted.firstIndex(of: .max) {
+        if let free = slots.firstIndex(where: { $0.jobStarted == .max }) {
             slot = free
-            jobStarted[slot] = 0
+            slots[slot].jobStarted = 0
+            slots[slot].woken = false
         } else {
-            slot = jobStarted.count
-            jobStarted.append(0)
+            slot = slots.count
+            slots.append(WorkerSlot())
         }
         workers += 1
         let spare = workers > coreWorkers
@@ -103,32 +116,39 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
         while true {
             if let job = queue.popFirst() {
                 queued.store(queue.count, ordering: .relaxed)
-                jobStarted[slot] = monotonicNanoseconds()
+                slots[slot].jobStarted = monotonicNanoseconds()
                 mutex.unlock()
                 job.runSynchronously(on: executor)
                 mutex.lock()
-                jobStarted[slot] = 0
+                slots[slot].jobStarted = 0
                 if queue.isEmpty { spinUntilQueued() }
                 continue
             }
-            idleWorkers += 1
-            if spare {
-                let deadline = monotonicNanoseconds() + Self.spareIdleTimeout
-                let signalled = workAvailable.wait(mutex, until: deadline)
-                idleWorkers -= 1
-                if pendingWakes > 0 { pendingWakes -= 1 }
-                if !signalled && queue.isEmpty {
-                    jobStarted[slot] = .max
-                    workers -= 1
-                    mutex.unlock()
-                    return
-                }
-            } else {
-                workAvailable.wait(mutex)
-                idleWorkers -= 1
-                if pendingWakes > 0 { pendingWakes -= 1 }
+            if !sleepUntilWoken(slot: slot, spare: spare) {
+                slots[slot].jobStarted = .max
+                workers -= 1
+                mutex.unlock()
+                return
             }
         }
+    }
+
+    /// Sleeps in the idle list until another thread wakes this worker. A spare worker gives up
+    /// after `spareIdleTimeout`: it then leaves the list and returns false, and its thread ends.
+    /// Called and returns with `mutex` held.
+    private func sleepUntilWoken(slot: Int, spare: Bool) -> Bool {
+        slots[slot].woken = false
+        idleSlots.append(slot)
+        let deadline = spare ? monotonicNanoseconds() + Self.spareIdleTimeout : 0
+        while !slots[slot].woken {
+            if !spare {
+                slots[slot].wakeUp.wait(mutex)
+            } else if !slots[slot].wakeUp.wait(mutex, until: deadline), !slots[slot].woken {
+                idleSlots.removeAll { $0 == slot }
+                return false
+            }
+        }
+        return true
     }
 
     /// Watches for new jobs for a short while before the worker goes to sleep, yielding the CPU
@@ -145,15 +165,15 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
     private func monitor() {
         mutex.lock()
         while true {
-            guard !queue.isEmpty && idleWorkers == 0 else {
+            guard !queue.isEmpty && idleSlots.isEmpty else {
                 monitorParked = true
                 monitorWakeUp.wait(mutex)
                 continue
             }
             let now = monotonicNanoseconds()
             var blocked = 0
-            for started in jobStarted where started != 0 && started != .max
-                && now &- started > Self.blockedThreshold {
+            for slot in slots where slot.jobStarted != 0 && slot.jobStarted != .max
+                && now &- slot.jobStarted > Self.blockedThreshold {
                 blocked += 1
             }
             if workers - blocked < coreWorkers && workers < Self.maximumWorkers {
