@@ -15,11 +15,14 @@ import Synchronization
 ///
 /// Runner tasks run here by default, so a task that calls `usleep`, a blocking `read` or a
 /// synchronous C server loop never starves Swift's cooperative pool, nor the other runners.
-final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
+///
+/// (SPI: the runnerd daemon makes it Swift's default executor, so that the daemon's `async` code
+/// never starts libdispatch's thread pool, whose monitor would wake the process every second.)
+@_spi(RunnerdInternals) public final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: every stored var below is read and written only while `mutex` is held.
 
     /// The process-wide executor behind `TaskPlacement.elastic`.
-    static let shared = ElasticExecutor(coreWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    public static let shared = ElasticExecutor(coreWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
 
     /// How long a worker must stay in one job, while others wait, before it counts as blocked.
     static let blockedThreshold: UInt64 = 10_000_000
@@ -68,7 +71,8 @@ final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
         self.coreWorkers = coreWorkers
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    /// Runs `job` on a worker thread, in the order enqueued; never blocks.
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         mutex.lock()
         queue.append(job)

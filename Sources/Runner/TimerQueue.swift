@@ -132,3 +132,9 @@ final class TimerQueue: @unchecked Sendable {
         }
     }
 }
+
+/// Runs `action` on the library's timer thread once `delay` has passed. `action` must be short and
+/// must not block, like every timer action. (SPI: runnerd's executors schedule delayed jobs here.)
+@_spi(RunnerdInternals) public func runOnTimerThread(after delay: Duration, _ action: @escaping @Sendable () -> Void) {
+    _ = TimerQueue.shared.schedule(after: delay, action)
+}

@@ -22,6 +22,11 @@ struct Runnerd: AsyncParsableCommand {
         subcommands: [Run.self, Check.self],
         defaultSubcommand: Run.self
     )
+
+    /// The entry point: runnerd's own executors first (`DaemonExecutors`), then the command.
+    static func main() {
+        DaemonExecutors.run { await main() as Void }
+    }
 }
 
 /// The options both subcommands take.
