@@ -62,6 +62,9 @@ public final class Daemon: Sendable {
         if runnerd_become_subreaper() != 0 {
             logger.warning("cannot become a child subreaper (errno \(errno)); orphaned grandchildren will not be reaped by runnerd")
         }
+        // Before the loop and the pipes exist, so that the slots sit below them (a spawn's cost
+        // then does not grow with the number of services).
+        runnerd_reserve_spawn_slots()
         let logger = self.logger
         let loop = EventLoop(name: "runnerd-loop")
         let processes = ProcessTable(loop: loop, reapsEveryChild: true)

@@ -47,6 +47,7 @@ typedef struct {
 
 /// Starts a child in a new session (so it leads its own process group) with stdin on /dev/null,
 /// all signals unblocked and at their default dispositions, and then execs the request's program.
+/// The child gets its stdin, stdout and stderr and no other descriptor.
 /// Returns 0 once the exec has succeeded, or -1 with result->stage and result->error set; a child
 /// that failed is already reaped when this returns.
 ///
@@ -57,6 +58,13 @@ typedef struct {
 /// signal is tied to the calling thread: call this from a thread that lives as long as the
 /// children should.
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result);
+
+/// Reserves the three low descriptors that runnerd_spawn passes a child's stdio through, so that
+/// a child gets a descriptor table of its own without a copy of the parent's (see the .c file).
+/// A spawn reserves them itself if this was not called; calling it early, before the daemon opens
+/// its pipes, keeps the slots low and each spawn's cost independent of the number of services.
+/// Later calls do nothing.
+void runnerd_reserve_spawn_slots(void);
 
 /// Raises the soft limit on open files to the hard one (under systemd, 1024 and 524288 by
 /// default): the daemon holds two pipes per service, so a soft limit of 1024 stops it at about

@@ -113,6 +113,29 @@ struct ProcessServiceTests {
         #expect(lines.filter { $0.hasPrefix("test/env | ") } == ["test/env | PATH=/bin", "test/env | ONLY=this"])
     }
 
+    @Test func aServiceInheritsItsStdioAndNoOtherDescriptor() async throws {
+        // Descriptors of the daemon above the spawn slots, as a daemon with many services has,
+        // one without close-on-exec among them (the test process has more of those below the
+        // slots): none may reach the child, and the child's three must be where they belong.
+        var extra: [Int32] = []
+        for _ in 0..<200 {
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            extra += ends
+        }
+        defer { extra.forEach { close($0) } }
+        _ = fcntl(extra[0], F_SETFD, 0)
+        // `ls` and `readlink` run as the shell's children and look at the shell's table.
+        let script = "ls /proc/$$/fd; readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2; echo end"
+        let result = try await runToEnd(harness.service("fds", ["/bin/sh", "-c", script]))
+        #expect(result.error == nil)
+        let lines = try await harness.waitForLine { $0 == "test/fds | end" }.filter { $0.hasPrefix("test/fds | ") }
+        #expect(lines.count == 7, "\(lines)")
+        #expect(lines.prefix(4) == ["test/fds | 0", "test/fds | 1", "test/fds | 2", "test/fds | /dev/null"], "\(lines)")
+        #expect(lines.dropFirst(4).prefix(2).allSatisfy { $0.hasPrefix("test/fds | pipe:[") }, "\(lines)")
+    }
+
     @Test(.enabled(if: getuid() == 0, "switching users needs root"))
     func servicesCanRunAsNobody() async throws {
         let nobody = Credentials(userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent")
