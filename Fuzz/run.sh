@@ -13,5 +13,8 @@ fuzzer=$(./build.sh)
 mkdir -p ../.build-fuzz/corpus ../.build-fuzz/crashes
 # The Swift runtime's backtracer would symbolicate every crash at length; libFuzzer reports them.
 export SWIFT_BACKTRACE=enable=no
+# -reload=0: one process has no other workers whose new inputs it would need to pick up, so it
+# does not list the working corpus directory again every second (1.4% of the time with 7,500
+# files there).
 exec "$fuzzer" -runs="$runs" -max_len=4096 -timeout=10 -detect_leaks=1 -print_final_stats=1 \
-    -artifact_prefix=../.build-fuzz/crashes/ "$@" ../.build-fuzz/corpus corpus
+    -reload=0 -artifact_prefix=../.build-fuzz/crashes/ "$@" ../.build-fuzz/corpus corpus
