@@ -43,7 +43,8 @@ fi
 # Checked here, before the EXIT trap exists: that trap would tear down the other run's container.
 if [ -e "$E2E_STATE/env" ]; then
   echo "another journald benchmark is running (or one was killed): $E2E_STATE/env exists;" \
-       "if none is running, end it with E2E_STATE=$E2E_STATE $harness/teardown.sh" >&2
+       "if none is running, end it with" \
+       "E2E_NAME=$E2E_NAME E2E_STATE=$E2E_STATE E2E_CGROUP=$E2E_CGROUP $harness/teardown.sh" >&2
   exit 1
 fi
 
