@@ -13,7 +13,8 @@ public import Logging
 /// ])
 /// ```
 public enum Journal {
-    /// Writes one entry to journald through `sd_journal_sendv`, with `fields` in order.
+    /// Writes one entry to journald through `sd_journal_sendv`, with `fields` in order. A program
+    /// that writes many entries does better with a ``JournalConnection``.
     ///
     /// Values containing newlines are sent in the protocol's binary form, so a multi-line message
     /// stays one entry. Without a `SYSLOG_IDENTIFIER` field libsystemd adds the program's short

@@ -141,7 +141,7 @@ func journal() {
     guard let ours = namespace(of: "self"), let parents = namespace(of: String(getppid())), ours != parents else {
         fail("not in a private mount namespace; run me under unshare --mount with a tmpfs on /run")
     }
-    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    var fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array("/run/systemd/journal/socket".utf8)) }
@@ -196,6 +196,36 @@ func journal() {
         try Journal.send([.message(bytes: [0x66, 0xFF, 0x00, 0x67]), .priority(.notice)])
     }
     step("default-identifier") { try Journal.send([.message("no identifier given")]) }
+
+    // The same entries through a connected socket, for a byte-for-byte comparison with
+    // libsystemd's; plus a multi-line value, which both must send in the binary form.
+    let connection = JournalConnection()
+    let fieldSets: [(String, [JournalField])] = [
+        ("fields", try! [
+            .message("child line"), .syslogIdentifier("api"), JournalField(name: "RUNNERD_GROUP", value: "web"), .priority(.error),
+        ]),
+        ("bytes", [.message(bytes: [0x66, 0xFF, 0x00, 0x67]), .priority(.notice)]),
+        ("multiline", [.message("first\nsecond\n"), .syslogIdentifier("api")]),
+    ]
+    for (name, fields) in fieldSets {
+        step("libsystemd-\(name)") { try Journal.send(fields) }
+        step("connected-\(name)") { try connection.send(fields) }
+    }
+    // journald's socket replaced (journald restarted with a new socket): the connection notices
+    // and connects again.
+    close(fd)
+    unlink("/run/systemd/journal/socket")
+    let replacement = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let rebound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(replacement, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard replacement >= 0, rebound == 0 else { fail("cannot bind the journal socket again: errno \(errno)") }
+    fd = replacement
+    step("connected-after-replacement") { try connection.send([.message("after a new socket")]) }
+    // No journald at all: the entry is dropped without an error, as libsystemd does.
+    close(fd)
+    unlink("/run/systemd/journal/socket")
+    step("connected-without-journald") { try connection.send([.message("nobody listens")]) }
 }
 
 let arguments = CommandLine.arguments

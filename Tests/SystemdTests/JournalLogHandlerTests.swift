@@ -107,6 +107,27 @@ struct JournalLogHandlerTests {
         #expect(fields[1] == Self.text("PRIORITY", "5"))
     }
 
+    @Test(arguments: ["fields", "bytes", "multiline"])
+    func aConnectionSendsTheBytesLibsystemdSends(entry: String) throws {
+        let steps = try Self.scenario.get()
+        let libsystemd = try #require(steps["libsystemd-\(entry)"])
+        #expect(libsystemd.count == 1)
+        #expect(steps["connected-\(entry)"] == libsystemd)
+    }
+
+    @Test func aMultiLineValueGoesInTheBinaryFormOverAConnectionToo() throws {
+        let fields = try Self.entry("connected-multiline")
+        #expect(fields.first == Field(name: "MESSAGE", value: Array("first\nsecond\n".utf8), binary: true))
+    }
+
+    @Test func aConnectionFollowsJournaldToANewSocketAndDropsEntriesWhenThereIsNone() throws {
+        #expect(try Self.entry("connected-after-replacement") == [
+            Self.text("MESSAGE", "after a new socket"), Self.text("SYSLOG_IDENTIFIER", "SystemdTestHelper"),
+        ])
+        // The step did not throw (the fixture fails on a throw) and nothing was received.
+        #expect(try Self.scenario.get()["connected-without-journald"] == [])
+    }
+
     @Test func libsystemdAddsTheProgramNameWhenNoIdentifierIsGiven() throws {
         #expect(try Self.entry("default-identifier") == [
             Self.text("MESSAGE", "no identifier given"),

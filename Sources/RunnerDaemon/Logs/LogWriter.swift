@@ -8,7 +8,7 @@ import Systemd
 /// journald never blocks the event loop, which must keep reaping children and handling signals.
 ///
 /// The loop appends lines; the writer thread takes everything appended so far and writes it in
-/// one go: one `write` for the terminal, one `sd_journal_sendv` per line for journald. The
+/// one go: one `write` for the terminal, one datagram per line for journald. The
 /// backlog is bounded: once it holds more than `capacity` bytes, `append` says so and the loop
 /// stops reading children's pipes (the children then block on their writes, as they would on a
 /// full pipe) until the writer has caught up and calls `onDrained`.
@@ -58,13 +58,16 @@ final class LogWriter: Sendable {
 
     let target: Target
     let capacity: Int
+    /// journald's socket, connected on the first entry (only used with `Target.journal`).
+    private let journal: JournalConnection
     private let backlog = Mutex(Backlog())
     private let wakeFD: Int32
     private let drained = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(target: Target, capacity: Int = 4 << 20) {
+    init(target: Target, capacity: Int = 4 << 20, journal: JournalConnection = JournalConnection()) {
         self.target = target
         self.capacity = capacity
+        self.journal = journal
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "cannot create the log writer's eventfd: errno \(errno)")
         spawnThread(name: "runnerd-logs") { [self] in writeForever() }
@@ -162,7 +165,7 @@ final class LogWriter: Sendable {
                 fields.append(.message(bytes: entry.line))
                 fields.append(.priority(entry.stream.priority))
                 if let pid = try? JournalField(name: "SYSLOG_PID", value: String(entry.pid)) { fields.append(pid) }
-                try? Journal.send(fields)
+                try? journal.send(fields)
             }
         }
     }
