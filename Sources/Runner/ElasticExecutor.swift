@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Synchronization
+@_spi(ExperimentalScheduling) import _Concurrency
 
 /// A task executor whose threads may block, the way goroutines may block in Go.
 ///
@@ -18,7 +19,7 @@ import Synchronization
 ///
 /// (SPI: the runnerd daemon makes it Swift's default executor, so that the daemon's `async` code
 /// never starts libdispatch's thread pool, whose monitor would wake the process every second.)
-@_spi(RunnerdInternals) public final class ElasticExecutor: TaskExecutor, @unchecked Sendable {
+@_spi(RunnerdInternals) public final class ElasticExecutor: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
     // @unchecked: every stored var below is read and written only while `mutex` is held.
 
     /// The process-wide executor behind `TaskPlacement.elastic`.
@@ -89,6 +90,17 @@ import Synchronization
         mutex.unlock()
     }
 
+    /// Enqueues `job` once `delay` has passed, from the library's timer thread (`Task.sleep`, when
+    /// this is the process's default executor). Only clocks measured in `Duration` (the
+    /// continuous and the suspending clock, which `Task.sleep` uses) schedule here.
+    public func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
+        guard let delay = delay as? Duration else {
+            preconditionFailure("the elastic executor schedules only on clocks measured in Duration, not \(C.self)")
+        }
+        let job = UnownedJob(job)
+        _ = TimerQueue.shared.schedule(after: delay) { [self] in enqueue(ExecutorJob(job)) }
+    }
+
     /// Runs a plain closure on the executor, for callbacks that may run user code.
     func execute(_ body: @escaping @Sendable () -> Void) {
         Task(executorPreference: self) { body() }
@@ -116,6 +128,8 @@ import Synchronization
 
     private func work(slot: Int, spare: Bool) {
         let executor = asUnownedTaskExecutor()
+        // Whether the job about to run woke this worker from sleep (or is its first).
+        var woken = true
         mutex.lock()
         while true {
             if let job = queue.popFirst() {
@@ -125,7 +139,11 @@ import Synchronization
                 job.runSynchronously(on: executor)
                 mutex.lock()
                 slots[slot].jobStarted = 0
-                if queue.isEmpty { spinUntilQueued() }
+                // Spin for the next job only within a burst, after a job that followed another
+                // one. After a lone job (a timer, a watchdog heartbeat) the worker sleeps at once:
+                // an idle process then costs one wake-up per job, not a run of yields.
+                if queue.isEmpty && !woken { spinUntilQueued() }
+                woken = false
                 continue
             }
             if !sleepUntilWoken(slot: slot, spare: spare) {
@@ -134,6 +152,7 @@ import Synchronization
                 mutex.unlock()
                 return
             }
+            woken = true
         }
     }
 

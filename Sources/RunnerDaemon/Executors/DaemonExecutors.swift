@@ -1,5 +1,6 @@
 @_spi(ExperimentalCustomExecutors) import _Concurrency
 import Glibc
+@_spi(RunnerdInternals) import Runner
 
 /// The executors of the runnerd process, installed before its first task.
 ///
@@ -38,7 +39,9 @@ enum DaemonExecutorFactory: ExecutorFactory {
     static let main = MainThreadExecutor()
 
     static var mainExecutor: any MainExecutor { main }
-    static var defaultExecutor: any TaskExecutor { ElasticTaskExecutor.shared }
+    /// Runner's own executor, so that a task without a preference and a runner's task run on the
+    /// same executor, and no job has to hop from one to the other.
+    static var defaultExecutor: any TaskExecutor { ElasticExecutor.shared }
 
     /// A clock's duration as a `Duration`. `Task.sleep` schedules with the continuous and the
     /// suspending clock, whose durations are `Duration`s; a clock with any other kind of
