@@ -32,6 +32,9 @@ import Synchronization
     /// How long a worker that ran out of jobs keeps looking before it sleeps. Bursts of short
     /// jobs (thousands of runners starting or stopping) then cost no sleep and wake-up per job.
     static let spinBeforeSleeping: UInt64 = 50_000
+    /// Jobs that start within this long of the previous one's end make a burst, after which a
+    /// worker spins before it sleeps.
+    static let burstGap: UInt64 = 1_000_000
     /// An upper bound on threads, so that a runaway number of blocked tasks cannot exhaust the
     /// process; past it, waiting jobs queue until a worker frees up.
     static let maximumWorkers = 4096
@@ -128,22 +131,27 @@ import Synchronization
 
     private func work(slot: Int, spare: Bool) {
         let executor = asUnownedTaskExecutor()
-        // Whether the job about to run woke this worker from sleep (or is its first).
-        var woken = true
+        // When this worker's previous job ended (monotonic ns; 0 before its first).
+        var previousEnd: UInt64 = 0
         mutex.lock()
         while true {
             if let job = queue.popFirst() {
                 queued.store(queue.count, ordering: .relaxed)
-                slots[slot].jobStarted = monotonicNanoseconds()
+                let started = monotonicNanoseconds()
+                slots[slot].jobStarted = started
                 mutex.unlock()
                 job.runSynchronously(on: executor)
+                let ended = monotonicNanoseconds()
                 mutex.lock()
                 slots[slot].jobStarted = 0
-                // Spin for the next job only within a burst, after a job that followed another
-                // one. After a lone job (a timer, a watchdog heartbeat) the worker sleeps at once:
-                // an idle process then costs one wake-up per job, not a run of yields.
-                if queue.isEmpty && !woken { spinUntilQueued() }
-                woken = false
+                // Spin for the next job only within a burst: after a job that started soon after
+                // the previous one ended. After a lone job (a timer, a watchdog heartbeat) the
+                // worker sleeps at once, so an idle process costs one wake-up per job, not a run
+                // of yields.
+                if queue.isEmpty && previousEnd != 0 && started &- previousEnd < Self.burstGap {
+                    spinUntilQueued()
+                }
+                previousEnd = ended
                 continue
             }
             if !sleepUntilWoken(slot: slot, spare: spare) {
@@ -152,7 +160,6 @@ import Synchronization
                 mutex.unlock()
                 return
             }
-            woken = true
         }
     }
 
