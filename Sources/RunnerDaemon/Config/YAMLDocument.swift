@@ -25,8 +25,14 @@ struct YAMLDocument {
         var message: String
     }
 
+    /// How many duplicate keys are renamed at most. Each one costs a compose of the whole text,
+    /// so without a bound a file of a thousand repeated keys took seconds (a fuzzer's find); past
+    /// it, the next duplicate is reported as a syntax error, which ends the list of problems.
+    static let maximumRenamedDuplicates = 20
+
     /// Composes `text`. A syntax error, or a duplicate key that cannot be renamed (one written
-    /// with an anchor, a tag or as a collection), is returned as a `SyntaxError`.
+    /// with an anchor, a tag or as a collection, or one past `maximumRenamedDuplicates`), is
+    /// returned as a `SyntaxError`.
     static func compose(_ text: String) -> Result<YAMLDocument, SyntaxError> {
         var current = text
         var markers: [String] = []
@@ -38,7 +44,7 @@ struct YAMLDocument {
             } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
                 let marker = "runnerd~duplicate~\(markers.count)~"
                 let key = duplicates.first ?? ""
-                guard markers.count < 10_000,
+                guard markers.count < Self.maximumRenamedDuplicates,
                       let (edited, column) = insert(marker, before: key, at: context.mark, in: current)
                 else {
                     let original = unshift(line: context.mark.line, column: context.mark.column, insertions)
