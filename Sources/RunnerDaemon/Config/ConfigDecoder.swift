@@ -160,7 +160,28 @@ struct ConfigDecoder {
 
     func isNull(_ node: Node) -> Bool {
         guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.style == .any else { return false }
-        return node.tag == Tag(.null)
+        return tagName(of: scalar) == .null
+    }
+
+    /// A scalar's tag: the one written (`!!null ~`), or for an untagged scalar the one Yams'
+    /// default resolver gives it, as far as the decoder asks: null and booleans (YAML 1.1's
+    /// words for them); anything else is text here. The document is composed with Yams' basic
+    /// resolver instead, because the default one matches every scalar against seven regular
+    /// expressions, and Yams resolves every key's tag to check a map for duplicates: that was
+    /// most of the time of loading a config.
+    func tagName(of scalar: Node.Scalar) -> Tag.Name {
+        // `description` is the tag as parsed, without resolving it; "" when none was written.
+        let written = scalar.tag.description
+        guard written.isEmpty else { return written == "!" ? .str : Tag.Name(rawValue: written) }
+        switch scalar.string {
+        case "", "~", "null", "Null", "NULL":
+            return .null
+        case "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+             "on", "On", "ON", "off", "Off", "OFF":
+            return .bool
+        default:
+            return .str
+        }
     }
 
     /// The text of a scalar value (numbers and booleans as written); nil, with a report ending in
@@ -179,10 +200,10 @@ struct ConfigDecoder {
             report(entry, "\(kind(of: entry.value)); write true or false")
             return nil
         }
-        if entry.value.tag == Tag(.bool), ["true", "True", "TRUE"].contains(scalar.string) {
+        if tagName(of: scalar) == .bool, ["true", "True", "TRUE"].contains(scalar.string) {
             return true
         }
-        if entry.value.tag == Tag(.bool), ["false", "False", "FALSE"].contains(scalar.string) {
+        if tagName(of: scalar) == .bool, ["false", "False", "FALSE"].contains(scalar.string) {
             return false
         }
         if scalar.style != .plain, ["true", "false"].contains(scalar.string.lowercased()) {

@@ -39,7 +39,8 @@ struct YAMLDocument {
         var insertions: [(line: Int, column: Int, length: Int)] = []
         while true {
             do {
-                let root = try Yams.compose(yaml: current)
+                // The basic resolver: no regular expressions (see ConfigDecoder.tagName(of:)).
+                let root = try Yams.compose(yaml: current, .basic)
                 return .success(YAMLDocument(root: root, markers: markers, insertions: insertions))
             } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
                 let marker = "runnerd~duplicate~\(markers.count)~"

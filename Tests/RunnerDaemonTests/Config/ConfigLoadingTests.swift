@@ -20,6 +20,25 @@ struct ConfigLoadingTests {
         ConfigErrorCase.serviceYAML(lines)
     }
 
+    @Test func nullsAndBooleansAreReadAsYAML11WritesThemAndExplicitTagsWin() throws {
+        let yaml = """
+            groups:
+              a: { required: True, services: { s: { command: [tool], environment: { X: !!str null, Y: "~" } } } }
+              b: { required: !!bool false, services: { s: { command: [tool] } } }
+
+            """
+        let config = try load(yaml)
+        #expect(config.groups.map(\.required) == [true, false])
+        #expect(config.groups[0].services[0].environment.map { "\($0.name)=\($0.value)" } == ["X=null", "Y=~"])
+        let nulls = ConfigFixture.errors("groups:\n  a: { required: ~, services: { s: { command: [tool], working-directory: Null } } }\n")
+        #expect(nulls.count == 2, "\(nulls)")
+        #expect(nulls.allSatisfy { $0.contains("has no value") }, "\(nulls)")
+        #expect(ConfigFixture.errors("groups:\n  a: { required: \"true\", services: { s: { command: [tool] } } }\n").first?
+            .contains("is quoted, so it is text; write true without quotes") == true)
+        #expect(ConfigFixture.errors("groups:\n  a: { required: yes, services: { s: { command: [tool] } } }\n").first?
+            .contains("\"yes\" is not true or false; write true or false") == true)
+    }
+
     @Test func minimalConfigGetsEveryDefault() throws {
         let config = try load("groups:\n  web:\n    services:\n      api:\n        command: [tool, --port, \"8080\"]\n")
         #expect(config == DaemonConfig(
