@@ -10,10 +10,11 @@ import Musl
 ///
 /// It is `@unchecked Sendable` because the pthread object lives at a fixed heap address for the
 /// lifetime of this object, and pthread mutexes are made to be shared between threads.
-final class PThreadMutex: @unchecked Sendable {
+/// (SPI: runnerd's main-thread executor sleeps on these too.)
+@_spi(RunnerdInternals) public final class PThreadMutex: @unchecked Sendable {
     fileprivate let raw: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: pthread_mutex_t())
         precondition(pthread_mutex_init(raw, nil) == 0, "pthread_mutex_init failed")
@@ -24,17 +25,17 @@ final class PThreadMutex: @unchecked Sendable {
         raw.deallocate()
     }
 
-    func lock() { pthread_mutex_lock(raw) }
-    func unlock() { pthread_mutex_unlock(raw) }
+    public func lock() { pthread_mutex_lock(raw) }
+    public func unlock() { pthread_mutex_unlock(raw) }
 }
 
 /// A condition variable on `CLOCK_MONOTONIC`, so that timed waits are immune to wall-clock jumps.
 ///
 /// `@unchecked Sendable` for the same reason as `PThreadMutex`: a fixed address, made for sharing.
-final class PThreadCondition: @unchecked Sendable {
+@_spi(RunnerdInternals) public final class PThreadCondition: @unchecked Sendable {
     private let raw: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    public init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: pthread_cond_t())
         var attributes = pthread_condattr_t()
@@ -50,14 +51,14 @@ final class PThreadCondition: @unchecked Sendable {
     }
 
     /// Sleeps until signalled. The caller holds `mutex`; it holds it again on return.
-    func wait(_ mutex: PThreadMutex) {
+    public func wait(_ mutex: PThreadMutex) {
         pthread_cond_wait(raw, mutex.raw)
     }
 
     /// Sleeps until signalled or until `deadline` (monotonic nanoseconds) has passed.
     /// Returns false when the deadline passed. The caller holds `mutex` and holds it again on return.
     @discardableResult
-    func wait(_ mutex: PThreadMutex, until deadline: UInt64) -> Bool {
+    public func wait(_ mutex: PThreadMutex, until deadline: UInt64) -> Bool {
         var time = timespec(
             tv_sec: Int(deadline / 1_000_000_000),
             tv_nsec: Int(deadline % 1_000_000_000)
@@ -65,8 +66,8 @@ final class PThreadCondition: @unchecked Sendable {
         return pthread_cond_timedwait(raw, mutex.raw, &time) != ETIMEDOUT
     }
 
-    func signal() { pthread_cond_signal(raw) }
-    func broadcast() { pthread_cond_broadcast(raw) }
+    public func signal() { pthread_cond_signal(raw) }
+    public func broadcast() { pthread_cond_broadcast(raw) }
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock every deadline in this library is measured on.

@@ -9,68 +9,51 @@ import Glibc
 /// It replaces the platform's main executor, libdispatch's main queue, whose jobs run on
 /// libdispatch's worker threads and so start its thread pool (see `DaemonExecutors`).
 final class MainThreadExecutor: MainExecutor, SchedulingExecutor, @unchecked Sendable {
-    // @unchecked: `jobs` and `stopped` are read and written only while `mutex` is held, and the
-    // pthread objects are used only through their pointers, as pthreads requires.
+    // @unchecked: `jobs` and `stopped` are read and written only while `mutex` is held.
 
     /// The thread that created the executor: the process's main thread.
     private let mainThread = pthread_self()
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let jobAvailable: UnsafeMutablePointer<pthread_cond_t>
+    private let mutex = PThreadMutex()
+    private let jobAvailable = PThreadCondition()
     private var jobs: [UnownedJob] = []
     private var stopped = false
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        jobAvailable = .allocate(capacity: 1)
-        jobAvailable.initialize(to: pthread_cond_t())
-        pthread_cond_init(jobAvailable, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(jobAvailable)
-        jobAvailable.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
 
     /// Runs jobs on the calling thread, which must be the main thread, until `stop()`.
     func run() throws {
         precondition(isMainThread, "the main executor runs on the main thread only")
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         var batch: [UnownedJob] = []
         while !stopped {
             if jobs.isEmpty {
-                pthread_cond_wait(jobAvailable, mutex)
+                jobAvailable.wait(mutex)
                 continue
             }
             swap(&batch, &jobs)
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             for job in batch {
                 job.runSynchronously(on: asUnownedSerialExecutor())
             }
             batch.removeAll(keepingCapacity: true)
-            pthread_mutex_lock(mutex)
+            mutex.lock()
         }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// Makes `run()` return once the job it is running, if any, has finished.
     func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopped = true
-        pthread_cond_signal(jobAvailable)
-        pthread_mutex_unlock(mutex)
+        jobAvailable.signal()
+        mutex.unlock()
     }
 
     /// Queues `job` for the main thread; never blocks.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         jobs.append(job)
-        pthread_cond_signal(jobAvailable)
-        pthread_mutex_unlock(mutex)
+        jobAvailable.signal()
+        mutex.unlock()
     }
 
     /// Queues `job` for the main thread once `delay` has passed (`Task.sleep` on the main actor).
