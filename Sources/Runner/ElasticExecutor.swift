@@ -94,14 +94,10 @@ import Synchronization
     }
 
     /// Enqueues `job` once `delay` has passed, from the library's timer thread (`Task.sleep`, when
-    /// this is the process's default executor). Only clocks measured in `Duration` (the
-    /// continuous and the suspending clock, which `Task.sleep` uses) schedule here.
+    /// this is the process's default executor; see `runOnTimerThread` for the clocks it takes).
     public func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
-        guard let delay = delay as? Duration else {
-            preconditionFailure("the elastic executor schedules only on clocks measured in Duration, not \(C.self)")
-        }
         let job = UnownedJob(job)
-        _ = TimerQueue.shared.schedule(after: delay) { [self] in enqueue(ExecutorJob(job)) }
+        runOnTimerThread(after: delay) { [self] in enqueue(ExecutorJob(job)) }
     }
 
     /// Runs a plain closure on the executor, for callbacks that may run user code.

@@ -42,14 +42,4 @@ enum DaemonExecutorFactory: ExecutorFactory {
     /// Runner's own executor, so that a task without a preference and a runner's task run on the
     /// same executor, and no job has to hop from one to the other.
     static var defaultExecutor: any TaskExecutor { ElasticExecutor.shared }
-
-    /// A clock's duration as a `Duration`. `Task.sleep` schedules with the continuous and the
-    /// suspending clock, whose durations are `Duration`s; a clock with any other kind of
-    /// duration sleeps by its own means and never reaches an executor.
-    static func duration<D: DurationProtocol>(_ duration: D) -> Duration {
-        guard let duration = duration as? Duration else {
-            preconditionFailure("runnerd's executors schedule only on clocks measured in Duration, not \(D.self)")
-        }
-        return duration
-    }
 }

@@ -59,7 +59,7 @@ final class MainThreadExecutor: MainExecutor, SchedulingExecutor, @unchecked Sen
     /// Queues `job` for the main thread once `delay` has passed (`Task.sleep` on the main actor).
     func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
         let job = UnownedJob(job)
-        runOnTimerThread(after: DaemonExecutorFactory.duration(delay)) { [self] in enqueue(ExecutorJob(job)) }
+        runOnTimerThread(after: delay) { [self] in enqueue(ExecutorJob(job)) }
     }
 
     func checkIsolated() {

@@ -15,20 +15,11 @@ struct RunnerdIdleTests {
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard Int(name) != nil else { continue }
-            let fields = read("/proc/\(pid)/task/\(name)/schedstat").split(separator: " ")
+            let fields = readFile("/proc/\(pid)/task/\(name)/schedstat").split(separator: " ")
             if fields.count == 3, let runs = Int(fields[2].filter(\.isNumber)) { count += runs }
-            threads.append(read("/proc/\(pid)/task/\(name)/comm").filter { $0 != "\n" } + " \(fields.count == 3 ? String(fields[2].filter(\.isNumber)) : "?")")
+            threads.append(readFile("/proc/\(pid)/task/\(name)/comm").filter { $0 != "\n" } + " \(fields.count == 3 ? String(fields[2].filter(\.isNumber)) : "?")")
         }
         return (count, threads.sorted())
-    }
-
-    private func read(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let count = Glibc.read(fd, &buffer, buffer.count)
-        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
     }
 
     @Test func withoutAWatchdogNothingWakesTheDaemon() async throws {
