@@ -72,10 +72,12 @@ struct RestartLogThrottle: Sendable, Equatable {
     }
 
     /// The summary of the interval that ended at `now`, while flapping; nil otherwise. Fewer
-    /// than `threshold` restarts in it end the flapping.
+    /// than `threshold` restarts in it end the flapping. Its period is `interval`, the length the
+    /// summary stands for, not the time measured since the last one, which a timer firing a
+    /// millisecond late would turn into "in the last 501ms".
     mutating func intervalEnded(at now: ContinuousClock.Instant) -> Summary? {
         guard isFlapping else { return nil }
-        let summary = Summary(restarts: counted, period: now - intervalStart, stillFlapping: counted >= threshold, lastCause: lastCause)
+        let summary = Summary(restarts: counted, period: interval, stillFlapping: counted >= threshold, lastCause: lastCause)
         counted = 0
         intervalStart = now
         if !summary.stillFlapping { isFlapping = false }

@@ -26,6 +26,10 @@ struct RestartLogThrottleTests {
         let summary = throttle.intervalEnded(at: start + .milliseconds(450) + .seconds(10))
         #expect(summary == .init(restarts: 15, period: .seconds(10), stillFlapping: true, lastCause: "cause 24"))
         #expect(throttle.isFlapping)
+        // A timer that fires late does not stretch the interval the summary names.
+        _ = throttle.restarted(at: start + .seconds(15), cause: "late")
+        let late = throttle.intervalEnded(at: start + .milliseconds(450 + 3) + .seconds(20))
+        #expect(late?.period == .seconds(10))
     }
 
     @Test func anIntervalWithFewerRestartsThanTheThresholdEndsTheFlapping() {
