@@ -126,8 +126,7 @@ extension ConfigDecoder {
             report(firstEntry, "is empty; name the program to run, e.g. /usr/bin/api")
             return nil
         }
-        let searchPath = environment["PATH"]
-        switch ExecutableLookup.resolve(program, searchPath: searchPath, workingDirectory: workingDirectory) {
+        switch resolve(program, workingDirectory: workingDirectory) {
         case .success(let executable):
             return (argv, executable)
         case .failure(.notFound(let searched)):
@@ -144,6 +143,19 @@ extension ConfigDecoder {
             report(firstEntry, "\(path) cannot be checked: \(reason); fix the path or its permissions")
         }
         return nil
+    }
+
+    /// `program` looked up as the spawn will find it, once per load for each program.
+    private mutating func resolve(_ program: String, workingDirectory: String?) -> Result<String, ExecutableLookup.Failure> {
+        let key = ProgramLookup(
+            program: program, searchPath: environment["PATH"],
+            workingDirectory: program.contains("/") ? workingDirectory : nil)
+        if let known = resolvedPrograms[key] {
+            return known
+        }
+        let result = ExecutableLookup.resolve(program, searchPath: key.searchPath, workingDirectory: workingDirectory)
+        resolvedPrograms[key] = result
+        return result
     }
 
     // MARK: Directory

@@ -13,6 +13,17 @@ struct ConfigDecoder {
     /// Where relative environment-file paths start from: the config file's directory.
     let configDirectory: String
     private(set) var errors: [ConfigError] = []
+    /// Each command's lookup, made once per load: many services run the same program, and a bare
+    /// name costs a `stat` per `PATH` directory.
+    var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]
+
+    /// What a command's lookup depends on.
+    struct ProgramLookup: Hashable {
+        var program: String
+        var searchPath: String?
+        /// Only for names with a `/`, which the working directory can complete.
+        var workingDirectory: String?
+    }
 
     init(file: String, document: YAMLDocument, environment: [String: String]) {
         self.file = file

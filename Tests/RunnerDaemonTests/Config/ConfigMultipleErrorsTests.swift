@@ -36,6 +36,26 @@ struct ConfigMultipleErrorsTests {
         ])
     }
 
+    @Test func servicesSharingACommandEachGetItsOwnResult() {
+        // A command is looked up once per load, but a relative path still depends on the
+        // service's working directory, and every service running a missing program is named.
+        let yaml = """
+            groups:
+              web:
+                services:
+                  a: { command: [pytohn3] }
+                  b: { command: [pytohn3] }
+                  c: { command: [./run.sh], working-directory: \(ConfigFixture.work) }
+                  d: { command: [./run.sh], working-directory: \(ConfigFixture.bin) }
+
+            """
+        #expect(ConfigFixture.errors(yaml) == [
+            #"runnerd.yaml:4:22: groups.web.services.a.command[0]: "pytohn3" was not found in PATH (\#(ConfigFixture.bin)); install it or write its full path"#,
+            #"runnerd.yaml:5:22: groups.web.services.b.command[0]: "pytohn3" was not found in PATH (\#(ConfigFixture.bin)); install it or write its full path"#,
+            #"runnerd.yaml:7:22: groups.web.services.d.command[0]: \#(ConfigFixture.bin)/run.sh does not exist; install it or fix the path"#,
+        ])
+    }
+
     @Test func errorsDescriptionHasOneLinePerError() throws {
         let yaml = "groups:\n  web:\n    services:\n      api: { command: [tool], user: no-such-user-x, group: no-such-group-x }\n"
         let error = try #require(throws: ConfigErrors.self) {
