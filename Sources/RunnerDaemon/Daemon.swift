@@ -75,7 +75,7 @@ public final class Daemon: Sendable {
         defer { relay.close() }
         let context = ProcessService.Context(
             processes: processes, router: router, relay: relay,
-            baseEnvironment: ProcessEnvironment.forChildren().entries,
+            baseEnvironment: ChildEnvironment(ProcessEnvironment.forChildren().entries),
             events: ProcessService.Events(
                 spawned: { service, pid in
                     logger.info("group \(service.group): service \(service.config.name) started (pid \(pid))")

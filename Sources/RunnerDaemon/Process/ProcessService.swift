@@ -55,7 +55,7 @@ final class ProcessService: Sendable {
         /// Serves `NOTIFY_SOCKET` for services with `ready: notify`.
         var relay: NotifyRelay?
         /// The daemon's environment, scrubbed of what belongs to its own service manager.
-        var baseEnvironment: [String]
+        var baseEnvironment: ChildEnvironment
         var events: Events
     }
 
@@ -270,22 +270,14 @@ final class ProcessService: Sendable {
     /// variables of its user, as systemd sets them for `User=`, and last, in the daemon, the
     /// marker `RUNNERD_SERVICE=group/service`.
     private func environment() -> [String] {
-        var order: [String] = []
-        var values: [String: String] = [:]
-        func set(_ name: String, _ value: String) {
-            if values.updateValue(value, forKey: name) == nil { order.append(name) }
-        }
-        for entry in context.baseEnvironment {
-            guard let equals = entry.firstIndex(of: "=") else { continue }
-            set(String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
-        }
-        for variable in config.environment { set(variable.name, variable.value) }
+        var environment = context.baseEnvironment
+        for variable in config.environment { environment.set(variable.name, variable.value) }
         if let credentials = config.credentials, let user = credentials.userName {
-            set("USER", user)
-            set("LOGNAME", user)
-            if let home = credentials.home { set("HOME", home) }
+            environment.set("USER", user)
+            environment.set("LOGNAME", user)
+            if let home = credentials.home { environment.set("HOME", home) }
         }
-        if processes.adoptsOrphans { set(Self.markerVariable, key) }
-        return order.map { "\($0)=\(values[$0]!)" }
+        if processes.adoptsOrphans { environment.set(Self.markerVariable, key) }
+        return environment.entries
     }
 }

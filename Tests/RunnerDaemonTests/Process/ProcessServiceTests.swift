@@ -108,7 +108,10 @@ struct ProcessServiceTests {
     }
 
     @Test func servicesRunWithTheGivenEnvironmentOnly() async throws {
-        _ = try await runToEnd(harness.service("env", ["/usr/bin/env"], environment: ["PATH=/bin", "ONLY=this"]))
+        // A name given twice keeps its first place and its last value; an entry without `=` is
+        // not passed on.
+        let base = ["PATH=/usr/bin", "ONLY=this", "not a variable", "PATH=/bin"]
+        _ = try await runToEnd(harness.service("env", ["/usr/bin/env"], environment: base))
         let lines = try await harness.waitForLine { $0 == "test/env | ONLY=this" }
         #expect(lines.filter { $0.hasPrefix("test/env | ") } == ["test/env | PATH=/bin", "test/env | ONLY=this"])
     }

@@ -83,7 +83,7 @@ struct RestartLogThrottleTests {
         let runs = Mutex<(loud: Int, quiet: Int)>((0, 0))
         let context = ProcessService.Context(
             processes: ServiceHarness.processes, router: harness.router, relay: nil,
-            baseEnvironment: ["PATH=/usr/bin:/bin"], events: .init()
+            baseEnvironment: ChildEnvironment(["PATH=/usr/bin:/bin"]), events: .init()
         )
         let supervisor = GroupSupervisor(
             config: config, status: status, logger: log.logger,

@@ -38,7 +38,7 @@ final class ServiceHarness: Sendable {
                 name: name, command: command, executable: command[0], workingDirectory: workingDirectory,
                 credentials: credentials, stopSignal: stopSignal, interruptTimeout: interruptTimeout
             ),
-            context: ProcessService.Context(processes: Self.processes, router: router, relay: nil, baseEnvironment: environment, events: events)
+            context: ProcessService.Context(processes: Self.processes, router: router, relay: nil, baseEnvironment: ChildEnvironment(environment), events: events)
         )
     }
 
