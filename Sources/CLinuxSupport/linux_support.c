@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -183,15 +182,12 @@ static void release_spawn_slots(void) {
     dup3(slot_null, slot_stderr, O_CLOEXEC);
 }
 
+// The child's stack. It needs little: a few system calls and execve. One serves every spawn,
+// since spawn_slots_lock lets one child at a time exist before its exec (CLONE_VFORK), and it is
+// never unmapped: unmapping memory of a threaded process interrupts every CPU the process ran on.
+static char child_stack[64 * 1024] __attribute__((aligned(64)));
+
 static int clone_child(const runnerd_spawn_request *request, runnerd_spawn_result *result) {
-    // The child's stack. It needs little: a few system calls and execve.
-    const size_t stack_size = 64 * 1024;
-    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        result->stage = RUNNERD_SPAWN_STAGE_FORK;
-        result->error = errno;
-        return -1;
-    }
     struct spawn_child child = { .request = request, .parent = getpid(), .stage = RUNNERD_SPAWN_STAGE_NONE };
 
     // No handler of the parent may run in the child: block everything until the child has reset
@@ -199,10 +195,9 @@ static int clone_child(const runnerd_spawn_request *request, runnerd_spawn_resul
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = clone(run_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &child);
+    pid_t pid = clone(run_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &child);
     int clone_error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    munmap(stack, stack_size);
 
     if (pid < 0) {
         result->stage = RUNNERD_SPAWN_STAGE_FORK;
