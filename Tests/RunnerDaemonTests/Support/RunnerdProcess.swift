@@ -1,5 +1,6 @@
 import Glibc
 import RunnerdTestSupport
+import Synchronization
 
 /// The built `runnerd` binary, run as a real daemon process: its output goes to a file the test
 /// reads, its environment is exactly what the test gives, and signals are real.
@@ -137,16 +138,28 @@ final class RunnerdProcess {
     }
 }
 
-/// Writes `text` to a fresh temporary config file and returns its path.
+/// Writes `text` to a fresh temporary config file and returns its path. The file is removed when
+/// the test process exits.
 func temporaryConfig(_ text: String) -> String {
+    _ = removeTemporaryConfigsAtExit
     var template = Array("/tmp/runnerd-test-XXXXXX.yaml".utf8CString)
     let fd = mkstemps(&template, 5)
     precondition(fd >= 0, "mkstemps failed")
     let bytes = Array(text.utf8)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    temporaryConfigs.withLock { $0.append(path) }
+    return path
 }
+
+/// The files `temporaryConfig` made. Daemons under test read them at start and on reload, so
+/// they live as long as the test process.
+private let temporaryConfigs = Mutex<[String]>([])
+
+private let removeTemporaryConfigsAtExit: Void = {
+    atexit { temporaryConfigs.withLock { paths in paths.forEach { unlink($0) } } }
+}()
 
 /// The resident set size of `pid` in KiB, from /proc/PID/status.
 func residentKiB(of pid: pid_t) -> Int? {
