@@ -35,38 +35,82 @@ int runnerd_raise_open_files_limit(void) {
 // two pipe ends per service, and its execve then closes them one by one: with 2,000 services a
 // start spent 41% of its time there, a cost that grew with every service started before.
 // Instead the child shares the parent's table (CLONE_FILES) and its first step is
-// close_range(CLOSE_RANGE_UNSHARE) above three low slots that the parent reserved once: the
-// kernel then gives the child a table of its own holding only the descriptors below the range,
-// without copying the rest. The parent puts the child's stdout and stderr into two of the slots
-// just before the clone, and /dev/null lives in the third.
-static pthread_mutex_t spawn_slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static int spawn_slots_reserved = 0;
-static int slot_null = -1, slot_stdout = -1, slot_stderr = -1;
+// close_range(CLOSE_RANGE_UNSHARE) above the low slots that the parent reserved once: the kernel
+// then gives the child a table of its own holding only the descriptors below the range, without
+// copying the rest. /dev/null lives in one slot; each lane (below) has two more, into which the
+// parent puts a child's stdout and stderr just before the clone.
+//
+// Lanes. A spawn holds its lane from the clone until the child's exec (CLONE_VFORK), which is
+// most of the spawn's time: the kernel sets up the new program meanwhile. With two lanes, two
+// threads spawn at once, and a start of many services no longer waits for each exec in turn.
+// A child briefly holds the other lane's slots too, between its unshare and its close_range(3),
+// and never past its exec.
+#define SPAWN_LANES 2
 
-// Called with spawn_slots_lock held. Returns 0, or -1 with errno.
+struct spawn_lane {
+    pthread_mutex_t lock;
+    int slot_stdout, slot_stderr;
+    // The child's stack. It needs little: a few system calls and execve. It is never unmapped:
+    // unmapping memory of a threaded process interrupts every CPU the process ran on.
+    char stack[64 * 1024] __attribute__((aligned(64)));
+};
+
+static struct spawn_lane spawn_lanes[SPAWN_LANES] = {
+    { .lock = PTHREAD_MUTEX_INITIALIZER, .slot_stdout = -1, .slot_stderr = -1 },
+    { .lock = PTHREAD_MUTEX_INITIALIZER, .slot_stdout = -1, .slot_stderr = -1 },
+};
+static pthread_mutex_t spawn_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spawn_slots_reserved = 0;  // read with acquire, set with release once the slots exist
+static int slot_null = -1, highest_slot = -1;
+static unsigned next_lane = 0;
+
+// Returns 0, or -1 with errno.
 static int reserve_spawn_slots(void) {
-    if (spawn_slots_reserved) return 0;
-    int fds[3];
-    for (int index = 0; index < 3; index++) {
-        fds[index] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fds[index] < 0) {
-            int error = errno;
-            while (index-- > 0) close(fds[index]);
-            errno = error;
-            return -1;
+    if (__atomic_load_n(&spawn_slots_reserved, __ATOMIC_ACQUIRE)) return 0;
+    pthread_mutex_lock(&spawn_slots_lock);
+    int status = 0;
+    if (!spawn_slots_reserved) {
+        enum { count = 1 + 2 * SPAWN_LANES };
+        int fds[count];
+        for (int index = 0; index < count; index++) {
+            fds[index] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fds[index] < 0) {
+                int error = errno;
+                while (index-- > 0) close(fds[index]);
+                errno = error;
+                status = -1;
+                break;
+            }
+        }
+        if (status == 0) {
+            slot_null = fds[0];
+            highest_slot = fds[0];
+            for (int lane = 0; lane < SPAWN_LANES; lane++) {
+                spawn_lanes[lane].slot_stdout = fds[1 + 2 * lane];
+                spawn_lanes[lane].slot_stderr = fds[2 + 2 * lane];
+            }
+            for (int index = 1; index < count; index++) {
+                if (fds[index] > highest_slot) highest_slot = fds[index];
+            }
+            __atomic_store_n(&spawn_slots_reserved, 1, __ATOMIC_RELEASE);
         }
     }
-    slot_null = fds[0];
-    slot_stdout = fds[1];
-    slot_stderr = fds[2];
-    spawn_slots_reserved = 1;
-    return 0;
+    pthread_mutex_unlock(&spawn_slots_lock);
+    return status;
 }
 
 void runnerd_reserve_spawn_slots(void) {
-    pthread_mutex_lock(&spawn_slots_lock);
     reserve_spawn_slots();
-    pthread_mutex_unlock(&spawn_slots_lock);
+}
+
+// A free lane if there is one, else the next in turn, locked.
+static struct spawn_lane *take_lane(void) {
+    for (int lane = 0; lane < SPAWN_LANES; lane++) {
+        if (pthread_mutex_trylock(&spawn_lanes[lane].lock) == 0) return &spawn_lanes[lane];
+    }
+    struct spawn_lane *lane = &spawn_lanes[__atomic_fetch_add(&next_lane, 1, __ATOMIC_RELAXED) % SPAWN_LANES];
+    pthread_mutex_lock(&lane->lock);
+    return lane;
 }
 
 // The child shares the parent's memory (CLONE_VM | CLONE_VFORK, as glibc's posix_spawn does), so
@@ -76,6 +120,7 @@ void runnerd_reserve_spawn_slots(void) {
 // writing it into its `struct spawn_child`, which the parent reads once it resumes.
 struct spawn_child {
     const runnerd_spawn_request *request;
+    const struct spawn_lane *lane;
     pid_t parent;
     volatile int stage;
     volatile int error;
@@ -94,9 +139,7 @@ static int run_child(void *argument) {
     struct spawn_child *child = argument;
     const runnerd_spawn_request *request = child->request;
     // A table of our own first, before anything changes a descriptor: until then it is the
-    // parent's. Only the slots and what lies below them come along (see spawn_slots_lock).
-    int highest_slot = slot_stderr > slot_stdout ? slot_stderr : slot_stdout;
-    if (slot_null > highest_slot) highest_slot = slot_null;
+    // parent's. Only the slots and what lies below them come along (see spawn_lanes).
     if (syscall(SYS_close_range, (unsigned)highest_slot + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0)
         fail(child, RUNNERD_SPAWN_STAGE_STDIO);
     if (setsid() < 0) fail(child, RUNNERD_SPAWN_STAGE_SESSION);
@@ -108,8 +151,8 @@ static int run_child(void *argument) {
     }
 
     if (dup2(slot_null, 0) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
-    if (dup2(slot_stdout, 1) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
-    if (dup2(slot_stderr, 2) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
+    if (dup2(child->lane->slot_stdout, 1) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
+    if (dup2(child->lane->slot_stderr, 2) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
     // Nothing else: not the slots, and not a descriptor the daemon itself inherited without
     // close-on-exec. The table is small now, so this is cheap.
     if (syscall(SYS_close_range, 3U, ~0U, 0) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
@@ -144,58 +187,53 @@ static int run_child(void *argument) {
     fail(child, RUNNERD_SPAWN_STAGE_EXEC);
 }
 
-static int spawn_locked(const runnerd_spawn_request *request, runnerd_spawn_result *result);
-static int clone_child(const runnerd_spawn_request *request, runnerd_spawn_result *result);
-static void release_spawn_slots(void);
+static int clone_child(const runnerd_spawn_request *request, const struct spawn_lane *lane, runnerd_spawn_result *result);
+static void release_lane_slots(const struct spawn_lane *lane);
 
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result) {
     result->pid = 0;
     result->stage = RUNNERD_SPAWN_STAGE_NONE;
     result->error = 0;
-
-    pthread_mutex_lock(&spawn_slots_lock);
-    int status = spawn_locked(request, result);
-    pthread_mutex_unlock(&spawn_slots_lock);
-    return status;
-}
-
-// Called with spawn_slots_lock held: the slots belong to one spawn at a time.
-static int spawn_locked(const runnerd_spawn_request *request, runnerd_spawn_result *result) {
-    if (reserve_spawn_slots() != 0
-        || dup3(request->stdout_fd, slot_stdout, O_CLOEXEC) < 0
-        || dup3(request->stderr_fd, slot_stderr, O_CLOEXEC) < 0) {
+    if (reserve_spawn_slots() != 0) {
         result->stage = RUNNERD_SPAWN_STAGE_STDIO;
         result->error = errno;
-        release_spawn_slots();
         return -1;
     }
-    int status = clone_child(request, result);
-    release_spawn_slots();
+    // The lane's slots and stack belong to one spawn at a time.
+    struct spawn_lane *lane = take_lane();
+    int status;
+    if (dup3(request->stdout_fd, lane->slot_stdout, O_CLOEXEC) < 0
+        || dup3(request->stderr_fd, lane->slot_stderr, O_CLOEXEC) < 0) {
+        result->stage = RUNNERD_SPAWN_STAGE_STDIO;
+        result->error = errno;
+        status = -1;
+    } else {
+        status = clone_child(request, lane, result);
+    }
+    release_lane_slots(lane);
+    pthread_mutex_unlock(&lane->lock);
     return status;
 }
 
-// Points the stdout and stderr slots back at /dev/null, so that the parent holds no reference
-// to the child's pipes (the reading end must see EOF once the child and its own exit).
-static void release_spawn_slots(void) {
-    if (!spawn_slots_reserved) return;
-    dup3(slot_null, slot_stdout, O_CLOEXEC);
-    dup3(slot_null, slot_stderr, O_CLOEXEC);
+// Points the lane's stdout and stderr slots back at /dev/null, so that the parent holds no
+// reference to the child's pipes (the reading end must see EOF once the child and its own exit).
+static void release_lane_slots(const struct spawn_lane *lane) {
+    dup3(slot_null, lane->slot_stdout, O_CLOEXEC);
+    dup3(slot_null, lane->slot_stderr, O_CLOEXEC);
 }
 
-// The child's stack. It needs little: a few system calls and execve. One serves every spawn,
-// since spawn_slots_lock lets one child at a time exist before its exec (CLONE_VFORK), and it is
-// never unmapped: unmapping memory of a threaded process interrupts every CPU the process ran on.
-static char child_stack[64 * 1024] __attribute__((aligned(64)));
-
-static int clone_child(const runnerd_spawn_request *request, runnerd_spawn_result *result) {
-    struct spawn_child child = { .request = request, .parent = getpid(), .stage = RUNNERD_SPAWN_STAGE_NONE };
+static int clone_child(const runnerd_spawn_request *request, const struct spawn_lane *lane, runnerd_spawn_result *result) {
+    struct spawn_child child = {
+        .request = request, .lane = lane, .parent = getpid(), .stage = RUNNERD_SPAWN_STAGE_NONE,
+    };
 
     // No handler of the parent may run in the child: block everything until the child has reset
     // its dispositions.
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = clone(run_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &child);
+    char *stack_top = (char *)lane->stack + sizeof lane->stack;
+    pid_t pid = clone(run_child, stack_top, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &child);
     int clone_error = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 
@@ -204,7 +242,8 @@ static int clone_child(const runnerd_spawn_request *request, runnerd_spawn_resul
         result->error = clone_error;
         return -1;
     }
-    // CLONE_VFORK: the child has exec'd (success) or exited after recording its failure.
+    // CLONE_VFORK: the child has exec'd (success) or exited after recording its failure. A
+    // failed child is reaped here, unless a waitpid(-1) of the caller's got to it first.
     if (child.stage != RUNNERD_SPAWN_STAGE_NONE) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}

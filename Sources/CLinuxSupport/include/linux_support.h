@@ -56,13 +56,14 @@ typedef struct {
 /// calling thread is suspended until the child has exec'd or failed. Signals are blocked in the
 /// calling thread meanwhile, so that no handler of the parent ever runs in the child. The death
 /// signal is tied to the calling thread: call this from a thread that lives as long as the
-/// children should.
+/// children should. Two threads can spawn at once; a third waits for one of them.
 int runnerd_spawn(const runnerd_spawn_request *request, runnerd_spawn_result *result);
 
-/// Reserves the three low descriptors that runnerd_spawn passes a child's stdio through, so that
-/// a child gets a descriptor table of its own without a copy of the parent's (see the .c file).
-/// A spawn reserves them itself if this was not called; calling it early, before the daemon opens
-/// its pipes, keeps the slots low and each spawn's cost independent of the number of services.
+/// Reserves the five low descriptors that runnerd_spawn passes a child's stdio through (/dev/null,
+/// and stdout and stderr for each of two concurrent spawns), so that a child gets a descriptor
+/// table of its own without a copy of the parent's (see the .c file). A spawn reserves them itself
+/// if this was not called; calling it early, before the daemon opens its pipes, keeps the slots
+/// low and each spawn's cost independent of the number of services.
 /// Later calls do nothing.
 void runnerd_reserve_spawn_slots(void);
 

@@ -4,7 +4,9 @@ import Runner
 import Synchronization
 
 /// Spawns children and learns of their exits: the daemon's one owner of `fork`, `exec` and
-/// `waitpid`. Everything runs on the event loop's thread; callers await from anywhere.
+/// `waitpid`. Everything runs on the event loop's thread, except that every other spawn runs on a
+/// spawner thread of the table's own, so that two children can be on their way to `exec` at once;
+/// callers await from anywhere.
 ///
 /// With `reapsEveryChild`, the table reaps any child with `waitpid(-1)`, including orphaned
 /// grandchildren re-parented to a subreaper daemon, so no zombie is ever left, and it can find
@@ -12,7 +14,8 @@ import Synchronization
 /// children it spawned, which lets it share a process with other code that waits for children of
 /// its own (a test runner, an embedding server).
 final class ProcessTable: @unchecked Sendable {
-    // @unchecked: `children`, `drains` and `scans` are touched only on the loop thread.
+    // @unchecked: `children`, `unclaimed`, `drains` and `scans` are touched only on the loop
+    // thread.
 
     /// What `spawn` needs to start a child.
     struct Request: Sendable {
@@ -43,8 +46,19 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     let loop: EventLoop
+    /// The second thread that spawns. Like the loop's, it lives as long as the table:
+    /// `PR_SET_PDEATHSIG` fires when the thread that spawned a child exits.
+    private let spawner = EventLoop(name: "runnerd-spawn")
+    private let spawns = Atomic<UInt>(0)
     private let reapsEveryChild: Bool
     private var children: [pid_t: Child] = [:]
+    /// Spawns on the spawner thread that the loop has not yet taken in: counted from before
+    /// their clone until their pid is in `children`.
+    private let spawnsInFlight = Atomic<Int>(0)
+    /// Exits reaped while spawns were in flight, of pids not (yet) in `children`: the child of
+    /// such a spawn may exit before the loop learns its pid. Emptied whenever no spawn is in
+    /// flight; the rest were orphans.
+    private var unclaimed: [pid_t: ProcessExit] = [:]
     private var drains: [Drain] = []
     private var scans: [Scan] = []
     private var drainPollScheduled = false
@@ -63,7 +77,24 @@ final class ProcessTable: @unchecked Sendable {
     /// Starts a child in its own session and process group. Returns its pid once `exec` has
     /// succeeded; a child that failed before that is reaped, and its failure thrown.
     func spawn(_ request: Request) async throws(SpawnError) -> pid_t {
-        let outcome = await loop.submit { [self] in spawnOnLoop(request) }
+        let outcome: Result<pid_t, SpawnError>
+        if spawns.wrappingAdd(1, ordering: .relaxed).oldValue % 2 == 0 {
+            outcome = await loop.submit { [self] in
+                let outcome = Self.launch(request)
+                if case .success(let pid) = outcome { children[pid] = Child() }
+                return outcome
+            }
+        } else {
+            outcome = await spawner.submit { [self] in
+                // Counted before the clone, so that the loop keeps the child's exit if it reaps
+                // the child before it knows the pid; the pid is handed to the loop before the
+                // caller can wait for it.
+                spawnsInFlight.add(1, ordering: .sequentiallyConsistent)
+                let outcome = Self.launch(request)
+                loop.execute { [self] in takeIn(outcome) }
+                return outcome
+            }
+        }
         return try outcome.get()
     }
 
@@ -117,7 +148,28 @@ final class ProcessTable: @unchecked Sendable {
 
     // MARK: - Loop only
 
-    private func spawnOnLoop(_ request: Request) -> Result<pid_t, SpawnError> {
+    /// Records the outcome of a spawn made on the spawner thread.
+    private func takeIn(_ outcome: Result<pid_t, SpawnError>) {
+        if case .success(let pid) = outcome {
+            if let status = unclaimed.removeValue(forKey: pid) {
+                children[pid] = Child(status: status)
+            } else {
+                children[pid] = Child()
+                // Without `reapsEveryChild` only known children are reaped: this one may have
+                // exited before it was known.
+                if !reapsEveryChild { reap() }
+            }
+        }
+        // Another spawn counted from here on has not cloned yet, and its child's exit can only
+        // be reaped on this thread, after this.
+        guard spawnsInFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 else { return }
+        unclaimed = [:]
+        if !scans.isEmpty { runScans() }
+    }
+
+    // MARK: - Any spawning thread
+
+    private static func launch(_ request: Request) -> Result<pid_t, SpawnError> {
         var strings: [UnsafeMutablePointer<CChar>?] = []
         defer { for pointer in strings { free(pointer) } }
         func cStrings(_ values: [String]) -> [UnsafeMutablePointer<CChar>?] {
@@ -161,9 +213,10 @@ final class ProcessTable: @unchecked Sendable {
                 workingDirectory: request.workingDirectory, credentials: request.credentials
             ))
         }
-        children[result.pid] = Child()
         return .success(result.pid)
     }
+
+    // MARK: - Loop only
 
     private func reap() {
         if reapsEveryChild {
@@ -183,8 +236,12 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     private func record(_ pid: pid_t, _ status: ProcessExit) {
-        // Orphans re-parented to a subreaper daemon are reaped and forgotten.
-        guard var child = children[pid] else { return }
+        guard var child = children[pid] else {
+            // The child of a spawn not yet taken in, or an orphan re-parented to a subreaper
+            // daemon, which is reaped and forgotten.
+            if spawnsInFlight.load(ordering: .sequentiallyConsistent) > 0 { unclaimed[pid] = status }
+            return
+        }
         if child.waiters.isEmpty {
             child.status = status
             children[pid] = child
@@ -216,6 +273,8 @@ final class ProcessTable: @unchecked Sendable {
     }
 
     private func runScans() {
+        // A child spawned but not yet taken in would look adopted: wait until it is (takeIn).
+        guard spawnsInFlight.load(ordering: .sequentiallyConsistent) == 0 else { return }
         let requests = scans
         scans = []
         var environments: [(pid: pid_t, entries: [ArraySlice<UInt8>])] = []

@@ -127,6 +127,24 @@ struct RunnerdDaemonTests {
         #expect(family.allSatisfy { !processExists($0) })
     }
 
+    @Test func childrenThatExitAtOnceAreAllReapedWithTheirOwnStatus() async throws {
+        // Two threads spawn at once, and a child can exit before the loop has been told its pid:
+        // every exit must still reach its own service, with its own status.
+        let groups = (0..<100).map { index in
+            let command = index % 2 == 0 ? #"["true"]"# : #"[sh, -c, "exit 3"]"#
+            return "  g\(index): { restart: never, required: false, services: { s: { command: \(command) } } }"
+        }
+        let config = temporaryConfig("groups:\n" + groups.joined(separator: "\n") + "\n")
+        let daemon = try RunnerdProcess(["run", "--config", config])
+        let ended = try await daemon.waitForLines(containing: ": service s exited with status ", count: 100)
+        for index in 0..<100 {
+            let status = index % 2 == 0 ? 0 : 3
+            #expect(ended.contains { $0.contains("group g\(index): service s exited with status \(status);") })
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
     @Test func childrenGetAScrubbedEnvironmentPlusTheirOwn() async throws {
         let receiver = try NotifyReceiver(.path)
         let config = temporaryConfig("""
