@@ -145,19 +145,6 @@ extension ConfigDecoder {
         return nil
     }
 
-    /// `program` looked up as the spawn will find it, once per load for each program.
-    private mutating func resolve(_ program: String, workingDirectory: String?) -> Result<String, ExecutableLookup.Failure> {
-        let key = ProgramLookup(
-            program: program, searchPath: environment["PATH"],
-            workingDirectory: program.contains("/") ? workingDirectory : nil)
-        if let known = resolvedPrograms[key] {
-            return known
-        }
-        let result = ExecutableLookup.resolve(program, searchPath: key.searchPath, workingDirectory: workingDirectory)
-        resolvedPrograms[key] = result
-        return result
-    }
-
     // MARK: Directory
 
     mutating func decodeWorkingDirectory(_ entry: Entry) -> String? {

@@ -15,10 +15,10 @@ struct ConfigDecoder {
     private(set) var errors: [ConfigError] = []
     /// Each command's lookup, made once per load: many services run the same program, and a bare
     /// name costs a `stat` per `PATH` directory.
-    var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]
+    private var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]
 
     /// What a command's lookup depends on.
-    struct ProgramLookup: Hashable {
+    private struct ProgramLookup: Hashable {
         var program: String
         var searchPath: String?
         /// Only for names with a `/`, which the working directory can complete.
@@ -34,6 +34,19 @@ struct ConfigDecoder {
         } else {
             configDirectory = "."
         }
+    }
+
+    /// `program` looked up as the spawn will find it, once per load for each program.
+    mutating func resolve(_ program: String, workingDirectory: String?) -> Result<String, ExecutableLookup.Failure> {
+        let key = ProgramLookup(
+            program: program, searchPath: environment["PATH"],
+            workingDirectory: program.contains("/") ? workingDirectory : nil)
+        if let known = resolvedPrograms[key] {
+            return known
+        }
+        let result = ExecutableLookup.resolve(program, searchPath: key.searchPath, workingDirectory: workingDirectory)
+        resolvedPrograms[key] = result
+        return result
     }
 
     // MARK: Reporting
