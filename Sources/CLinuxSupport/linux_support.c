@@ -56,8 +56,7 @@ struct spawn_lane {
 };
 
 static struct spawn_lane spawn_lanes[SPAWN_LANES] = {
-    { .lock = PTHREAD_MUTEX_INITIALIZER, .slot_stdout = -1, .slot_stderr = -1 },
-    { .lock = PTHREAD_MUTEX_INITIALIZER, .slot_stdout = -1, .slot_stderr = -1 },
+    [0 ... SPAWN_LANES - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER, .slot_stdout = -1, .slot_stderr = -1 },
 };
 static pthread_mutex_t spawn_slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static int spawn_slots_reserved = 0;  // read with acquire, set with release once the slots exist
