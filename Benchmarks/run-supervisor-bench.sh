@@ -38,19 +38,9 @@ if [ ! -x "$venv/bin/honcho" ]; then
   "$venv/bin/pip" install -q honcho
 fi
 
-# runnerd as the .deb ships it (packaging/build-deb.sh's flags: the Swift runtime, libstdc++ and
-# libgcc linked statically, full RELRO, lld with packed relative relocations), in a scratch path
-# of its own so that it never disturbs another build.
-scripts/setup.sh
-scratch=$PWD/.build-bench
-mkdir -p "$scratch/static-cxx"
-ln -sfn "$(g++ -print-file-name=libstdc++.a)" "$scratch/static-cxx/libstdc++.a"
-flags=(--scratch-path "$scratch" -c release --product runnerd --static-swift-stdlib --disable-local-rpath
-       -Xswiftc -Xclang-linker -Xswiftc -static-libgcc -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
-       -Xlinker -L"$scratch/static-cxx"
-       -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now -Xlinker -z -Xlinker pack-relative-relocs)
-swift build "${flags[@]}" >&2
-runnerd=$(swift build "${flags[@]}" --show-bin-path)/runnerd
+# runnerd as the .deb ships it (packaging/build-release.sh), in a scratch path of its own so
+# that it never disturbs another build.
+runnerd=$(packaging/build-release.sh --scratch-path .build-bench | tail -n 1)
 # RUNNERD_BEFORE=/path/to/an/older/runnerd adds it to every figure, as "runnerd before".
 before=()
 [ -n "${RUNNERD_BEFORE:-}" ] && before=(--runnerd-before "$RUNNERD_BEFORE")

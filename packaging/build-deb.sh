@@ -42,30 +42,7 @@ config=examples/runnerd.yaml
 
 # ---- the binary
 if [ -z "$binary" ]; then
-    ./scripts/setup.sh
-    scratch=$repo/.build-release
-    # Debian's linker hardening: full RELRO and immediate binding (the build is PIE already).
-    # Linked by lld with packed relative relocations (DT_RELR, glibc 2.36 and later): the
-    # 80,000 relocations of a PIE take 15 KB instead of 1.9 MB, which the loader no longer
-    # reads at every start (1.7 MiB less resident, ASLR kept).
-    # A directory that holds libstdc++.a and no libstdc++.so: searched first, it makes the
-    # toolchain's own -lstdc++ link statically. -static-libgcc drops libgcc_s the same way.
-    cxxdir=$scratch/static-cxx
-    mkdir -p "$cxxdir"
-    cxx_a=$(g++ -print-file-name=libstdc++.a 2>/dev/null || true)
-    [ -f "$cxx_a" ] || cxx_a=$(ls /usr/lib/gcc/*/*/libstdc++.a 2>/dev/null | sort -V | tail -n 1)
-    [ -f "$cxx_a" ] || die "no libstdc++.a found (apt-get install libstdc++-12-dev)"
-    ln -sfn "$cxx_a" "$cxxdir/libstdc++.a"
-    flags=(--scratch-path "$scratch" -c release --product runnerd
-           --static-swift-stdlib --disable-local-rpath
-           -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
-           -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
-           -Xlinker -L"$cxxdir"
-           -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
-           -Xlinker -z -Xlinker pack-relative-relocs)
-    log "swift build ${flags[*]}"
-    swift build "${flags[@]}" >&2
-    binary=$(swift build "${flags[@]}" --show-bin-path)/runnerd
+    binary=$(packaging/build-release.sh | tail -n 1)
 fi
 [ -x "$binary" ] || die "no runnerd binary at $binary"
 

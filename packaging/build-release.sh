@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build runnerd exactly as the .deb ships it, and print the binary's path as the last line.
+#
+#   packaging/build-release.sh [--scratch-path DIR] [-- EXTRA SWIFT BUILD ARGS...]
+#
+#   --scratch-path DIR   where SwiftPM builds (default .build-release); benchmarks use their own
+#
+# packaging/build-deb.sh and the benchmarks call this, so that what is measured is what ships.
+# packaging/README.md explains each flag.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+scratch=$repo/.build-release extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --scratch-path) scratch=$(realpath -m "$2"); shift 2 ;;
+        --) shift; extra=("$@"); break ;;
+        *) echo "usage: $0 [--scratch-path DIR] [-- SWIFT BUILD ARGS...]" >&2; exit 64 ;;
+    esac
+done
+
+die() { printf 'build-release: error: %s\n' "$*" >&2; exit 1; }
+
+./scripts/setup.sh
+
+# A directory that holds libstdc++.a and no libstdc++.so: searched first, it makes the
+# toolchain's own -lstdc++ link statically. -static-libgcc drops libgcc_s the same way.
+cxxdir=$scratch/static-cxx
+mkdir -p "$cxxdir"
+cxx_a=$(g++ -print-file-name=libstdc++.a 2>/dev/null || true)
+[ -f "$cxx_a" ] || cxx_a=$(ls /usr/lib/gcc/*/*/libstdc++.a 2>/dev/null | sort -V | tail -n 1)
+[ -f "$cxx_a" ] || die "no libstdc++.a found (apt-get install libstdc++-12-dev)"
+ln -sfn "$cxx_a" "$cxxdir/libstdc++.a"
+
+flags=(--scratch-path "$scratch" -c release --product runnerd
+       --static-swift-stdlib --disable-local-rpath
+       -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
+       -Xlinker -L"$cxxdir"
+       # Debian's linker hardening: full RELRO and immediate binding (the build is PIE already).
+       -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+       # lld, for packed relative relocations (DT_RELR).
+       -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+       -Xlinker -z -Xlinker pack-relative-relocs)
+flags+=("${extra[@]}")
+
+printf '== swift build %s\n' "${flags[*]}" >&2
+swift build "${flags[@]}" >&2
+binary=$(swift build "${flags[@]}" --show-bin-path)/runnerd
+[ -x "$binary" ] || die "no runnerd binary at $binary"
+
+echo "$binary"
