@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build runnerd exactly as the .deb ships it, and print the binary's path as the last line.
 #
-#   packaging/build-release.sh [--scratch-path DIR] [-- EXTRA SWIFT BUILD ARGS...]
+#   packaging/build-release.sh [--scratch-path DIR] [--no-order] [-- EXTRA SWIFT BUILD ARGS...]
 #
 #   --scratch-path DIR   where SwiftPM builds (default .build-release); benchmarks use their own
+#   --no-order           link without packaging/runnerd.order (packaging/order/make-order-file.sh
+#                        profiles such a build to write that file)
 #
 # packaging/build-deb.sh and the benchmarks call this, so that what is measured is what ships.
 # packaging/README.md explains each flag.
@@ -12,12 +14,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-scratch=$repo/.build-release extra=()
+scratch=$repo/.build-release order=$repo/packaging/runnerd.order extra=()
 while [ $# -gt 0 ]; do
     case $1 in
         --scratch-path) scratch=$(realpath -m "$2"); shift 2 ;;
+        --no-order) order=''; shift ;;
         --) shift; extra=("$@"); break ;;
-        *) echo "usage: $0 [--scratch-path DIR] [-- SWIFT BUILD ARGS...]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--scratch-path DIR] [--no-order] [-- SWIFT BUILD ARGS...]" >&2; exit 64 ;;
     esac
 done
 
@@ -40,9 +43,18 @@ flags=(--scratch-path "$scratch" -c release --product runnerd
        -Xlinker -L"$cxxdir"
        # Debian's linker hardening: full RELRO and immediate binding (the build is PIE already).
        -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
-       # lld, for packed relative relocations (DT_RELR).
+       # lld, for packed relative relocations (DT_RELR) and for ordering functions.
        -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
-       -Xlinker -z -Xlinker pack-relative-relocs)
+       -Xlinker -z -Xlinker pack-relative-relocs
+       # Every function in a section of its own, so that the linker can place it.
+       -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+if [ -n "$order" ]; then
+    [ -f "$order" ] || die "$order is missing (packaging/order/make-order-file.sh writes it; --no-order builds without it)"
+    # The functions a daemon runs, packed together at the start of .text in the order in which
+    # they first ran. The file names functions by their symbols; one that no longer exists is
+    # skipped, which only loses its placement.
+    flags+=(-Xlinker --symbol-ordering-file="$order" -Xlinker --no-warn-symbol-ordering)
+fi
 flags+=("${extra[@]}")
 
 printf '== swift build %s\n' "${flags[*]}" >&2
@@ -50,4 +62,14 @@ swift build "${flags[@]}" >&2
 binary=$(swift build "${flags[@]}" --show-bin-path)/runnerd
 [ -x "$binary" ] || die "no runnerd binary at $binary"
 
+if [ -n "$order" ]; then
+    # A file that has drifted from the code places little: say how much of it still applies.
+    listed=$(grep -c . "$order")
+    found=$(nm --defined-only "$binary" | awk '{ print $NF }' | sort -u | comm -12 - <(sort -u "$order") | wc -l)
+    printf '== %s of the %s functions in %s exist in this build' "$found" "$listed" "${order#$repo/}" >&2
+    if [ $((found * 10)) -lt $((listed * 9)) ]; then
+        printf '; regenerate it with packaging/order/make-order-file.sh' >&2
+    fi
+    printf '\n' >&2
+fi
 echo "$binary"

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Turn callgrind profiles of runnerd into lld's --symbol-ordering-file.
+
+usage: select-functions.py LINK_MAP OUTPUT CALLGRIND_OUT...
+
+LINK_MAP is lld's -Map output (written with --no-demangle) of the very build that was profiled.
+Functions are listed in the order in which they first appear in the profiles, the first profile
+first, so that code which runs together lies together.
+
+lld places whole input sections. Most functions have a section of their own (-function-sections),
+but the prebuilt Swift runtime and Foundation archives keep some functions in one large .text
+per object file. Naming such a function would drag its whole object's code into the packed
+area, so a function is left out when any section that defines its name is a shared .text larger
+than BLOB_LIMIT.
+"""
+import re
+import sys
+
+BLOB_LIMIT = 16 * 1024
+
+# lld's map: "VMA LMA Size Align Out In Symbol"; the output section is indented by 0, an input
+# section by 8 and a symbol by 16 characters after the alignment column.
+MAP_LINE = re.compile(r'\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+ (.*)$')
+# callgrind names a function once in full ("fn=(12) name"), then by number; "'2" marks a
+# recursion level of the same function.
+PROFILE_NAME = re.compile(r'^c?fn=\(\d+\) (.+?)(?:\'\d+)?$')
+
+
+def read_map(path):
+    """Symbol name -> list of (output section, input section, input section size)."""
+    sections = {}
+    output = section = None
+    size = 0
+    with open(path) as lines:
+        for line in lines:
+            match = MAP_LINE.match(line.rstrip('\n'))
+            if not match:
+                continue
+            rest = match.group(2)
+            depth = len(rest) - len(rest.lstrip())
+            name = rest.strip()
+            if depth == 0:
+                output, section = name, None
+            elif depth == 8:
+                section, size = name, int(match.group(1), 16)
+            elif depth == 16 and section is not None:
+                sections.setdefault(name, []).append((output, section, size))
+    return sections
+
+
+def first_seen(paths):
+    names, seen = [], set()
+    for path in paths:
+        with open(path) as lines:
+            for line in lines:
+                match = PROFILE_NAME.match(line.rstrip('\n'))
+                if match and match.group(1) not in seen:
+                    seen.add(match.group(1))
+                    names.append(match.group(1))
+    return names
+
+
+def placeable(name, definitions):
+    if not any(output == '.text' for output, _, _ in definitions):
+        return False
+    own = ':(.text.' + name + ')'
+    return not any(not section.endswith(own) and size > BLOB_LIMIT
+                   for _, section, size in definitions)
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    definitions = read_map(sys.argv[1])
+    ran = first_seen(sys.argv[3:])
+    chosen = [name for name in ran if name in definitions and placeable(name, definitions[name])]
+    with open(sys.argv[2], 'w') as output:
+        output.write(''.join(name + '\n' for name in chosen))
+    print(f'{len(ran)} functions ran; {len(chosen)} of them can be placed', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
