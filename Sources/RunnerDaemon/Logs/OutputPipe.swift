@@ -75,9 +75,7 @@ final class OutputPipe: @unchecked Sendable {
     }
 
     private func readAvailable() {
-        let count = router.scratch.withUnsafeMutableBytes { buffer in
-            read(readFD, buffer.baseAddress, min(buffer.count, Self.readChunk))
-        }
+        let count = read(readFD, router.scratch.baseAddress, router.scratch.count)
         if count < 0 {
             if errno == EAGAIN || errno == EINTR { return }
             finish()
@@ -87,17 +85,15 @@ final class OutputPipe: @unchecked Sendable {
             finish()
             return
         }
+        let chunk = UnsafeRawBufferPointer(rebasing: router.scratch[..<count])
         var accepting = true
-        router.scratch.withUnsafeBytes { buffer in
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            if lineWatcher == nil {
-                // The usual case: the whole chunk's lines go to the writer under one lock.
-                accepting = router.writer.appendLines(from: source, stream: stream, pid: pid) { add in
-                    split(chunk, add)
-                }
-            } else {
-                split(chunk) { line in accepting = emit(line) && accepting }
+        if lineWatcher == nil {
+            // The usual case: the whole chunk's lines go to the writer under one lock.
+            accepting = router.writer.appendLines(from: source, stream: stream, pid: pid) { add in
+                split(chunk, add)
             }
+        } else {
+            split(chunk) { line in accepting = emit(line) && accepting }
         }
         if !accepting {
             router.loop.unwatch(readFD)
@@ -172,8 +168,10 @@ final class OutputRouter: @unchecked Sendable {
 
     let loop: EventLoop
     let writer: LogWriter
-    /// One read buffer for all pipes: reads happen one at a time on the loop.
-    fileprivate var scratch = [UInt8](repeating: 0, count: OutputPipe.readChunk)
+    /// One read buffer for all pipes: reads happen one at a time on the loop. Allocated, not
+    /// filled: the allocator maps a block this large on its own, and the kernel backs only the
+    /// pages that reads have written, so an idle daemon does not hold 256 KiB of zeros.
+    fileprivate let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: OutputPipe.readChunk, alignment: 16)
     private var paused: [OutputPipe] = []
 
     init(loop: EventLoop, writer: LogWriter) {
@@ -186,6 +184,10 @@ final class OutputRouter: @unchecked Sendable {
                 for pipe in resumed { pipe.resume() }
             }
         }
+    }
+
+    deinit {
+        scratch.deallocate()
     }
 
     fileprivate func throttled(_ pipe: OutputPipe) {
