@@ -55,41 +55,58 @@ final class GroupSupervisor: Sendable {
             if let summary = restartLog.withLock({ $0.finish(at: .now) }) { log(summary, last: true) }
         }
         var policy = RestartPolicy(config)
-        let name = config.name
         while true {
             let (killed, trigger) = await runOnce(token)
             if token.isCancelled { return .stopped(killed: killed) }
-            let failed = trigger.error != nil
-            let cause = "service \(trigger.runnerID) \(describe(trigger))"
-            let what = "group \(name): \(cause)"
-            let others = config.services.count - 1
-            let stopped = others == 0 ? "" : "; stopped \(others) other service\(others == 1 ? "" : "s")"
-            switch policy.groupStopped(failed: failed, at: .now) {
-            case .restart(let delay, let number, let limit):
-                let line = "\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))"
-                switch restartLog.withLock({ $0.restarted(at: .now, cause: cause) }) {
-                case .log:
-                    logger.warning("\(line)")
-                case .startFlapping:
-                    let throttle = restartLog.withLock { $0 }
-                    logger.warning("\(line)")
-                    logger.warning("group \(name) is flapping: restarted \(throttle.threshold) times within \(DurationText.format(throttle.window)); logging a summary every \(DurationText.format(throttle.interval)) instead of a line per restart")
-                    summaries = summarise(every: throttle.interval)
-                case .quiet:
-                    break
-                }
-                status.groupRestarting(name, after: delay, number: number, limit: limit)
+            switch decide(after: trigger, policy: &policy, summaries: &summaries) {
+            case .restart(let delay):
                 await token.child(timeout: delay).wait()
                 if token.isCancelled { return .stopped(killed: []) }
-            case .finished:
-                logger.notice("\(what)\(stopped); restart \(config.restart.rawValue) leaves it down")
-                status.groupDown(name, reason: "finished")
-                return .finished
-            case .giveUp(let reason):
-                logger.error("\(what)\(stopped); giving up because \(reason)")
-                status.groupDown(name, reason: "gave up")
-                return .gaveUp(reason: "service \(trigger.runnerID) \(describe(trigger)), and \(reason)")
+            case .end(let outcome):
+                return outcome
             }
+        }
+    }
+
+    private enum Next {
+        case restart(after: Duration)
+        case end(Outcome)
+    }
+
+    /// What follows a run that `trigger` ended: the policy's answer, logged and shown in the
+    /// status. Synchronous and never inlined, so that its strings never take space in the frame
+    /// of `run`, which every group's task keeps for as long as the group is supervised.
+    @inline(never)
+    private func decide(after trigger: RunResult, policy: inout RestartPolicy, summaries: inout Task<Void, Never>?) -> Next {
+        let name = config.name
+        let cause = "service \(trigger.runnerID) \(describe(trigger))"
+        let what = "group \(name): \(cause)"
+        let others = config.services.count - 1
+        let stopped = others == 0 ? "" : "; stopped \(others) other service\(others == 1 ? "" : "s")"
+        switch policy.groupStopped(failed: trigger.error != nil, at: .now) {
+        case .restart(let delay, let number, let limit):
+            let line = "\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))"
+            switch restartLog.withLock({ $0.restarted(at: .now, cause: cause) }) {
+            case .log:
+                logger.warning("\(line)")
+            case .startFlapping:
+                let throttle = restartLog.withLock { $0 }
+                logger.warning("\(line)")
+                logger.warning("group \(name) is flapping: restarted \(throttle.threshold) times within \(DurationText.format(throttle.window)); logging a summary every \(DurationText.format(throttle.interval)) instead of a line per restart")
+                summaries = summarise(every: throttle.interval)
+            case .quiet:
+                break
+            }
+            status.groupRestarting(name, after: delay, number: number, limit: limit)
+            return .restart(after: delay)
+        case .finished:
+            logger.notice("\(what)\(stopped); restart \(config.restart.rawValue) leaves it down")
+            status.groupDown(name, reason: "finished")
+            return .end(.finished)
+        case .giveUp(let reason):
+            logger.error("\(what)\(stopped); giving up because \(reason)")
+            status.groupDown(name, reason: "gave up")
+            return .end(.gaveUp(reason: "\(cause), and \(reason)"))
         }
     }
 
@@ -136,21 +153,11 @@ final class GroupSupervisor: Sendable {
         var killed: [String] = []
         var remaining = services.count
         for await result in results {
-            let service = services.first { $0.config.name == result.runnerID }
             if trigger == nil {
                 trigger = result
-                if !token.isCancelled && services.count > 1 && !quiet {
-                    logger.info("group \(config.name): service \(result.runnerID) \(describe(result)); stopping the others")
-                }
+                if !token.isCancelled && services.count > 1 && !quiet { logFirstStop(result) }
             }
-            if let timeout = result.timeout {
-                logger.error("group \(config.name): service \(result.runnerID) did not stop within \(DurationText.format(timeout.duration)); sending SIGKILL to its process group")
-                service?.kill()
-                killed.append(result.runnerID)
-            } else if case .killed? = result.error as? ServiceFailure {
-                // Killed by a forced stop before its limit ran out.
-                killed.append(result.runnerID)
-            }
+            if wasKilled(result, services: services) { killed.append(result.runnerID) }
             remaining -= 1
             if remaining == 0 { break }
         }
@@ -160,6 +167,27 @@ final class GroupSupervisor: Sendable {
             await runner.waitUntilFinished()
         }
         return (killed, trigger ?? RunResult(runnerID: config.name, error: nil))
+    }
+
+    // The two helpers below keep their strings out of the frame of `runOnce` (see `decide`).
+
+    @inline(never)
+    private func logFirstStop(_ result: RunResult) {
+        logger.info("group \(config.name): service \(result.runnerID) \(describe(result)); stopping the others")
+    }
+
+    /// Whether the service that produced `result` was killed. One that did not stop within its
+    /// timeout is killed now (SIGKILL to its process group); one killed by a forced stop before
+    /// its limit ran out counts too.
+    @inline(never)
+    private func wasKilled(_ result: RunResult, services: [ProcessService]) -> Bool {
+        if let timeout = result.timeout {
+            logger.error("group \(config.name): service \(result.runnerID) did not stop within \(DurationText.format(timeout.duration)); sending SIGKILL to its process group")
+            services.first { $0.config.name == result.runnerID }?.kill()
+            return true
+        }
+        if case .killed? = result.error as? ServiceFailure { return true }
+        return false
     }
 
     /// A summary's period as people say it: whole seconds, or whole milliseconds under a second.
