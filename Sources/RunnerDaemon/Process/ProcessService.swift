@@ -110,7 +110,49 @@ final class ProcessService: Sendable {
         for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
     }
 
+    // `run()` is the frame that every service's task keeps for as long as the service runs, so
+    // its steps are synchronous helpers that keep their values out of it (about 1.5 KB when it
+    // was one function) and are never inlined back into it.
     private func run() async throws {
+        let launch = try prepare()
+        let pid: pid_t
+        do {
+            pid = try await spawn(launch)
+        } catch {
+            launch.abandon()
+            throw error
+        }
+        started(launch, pid: pid)
+        let status = await processes.waitForExit(pid)
+        let deadline = exited(launch, status: status)
+        // Whatever the process left in its process group goes with it: the stop signal first,
+        // SIGKILL once the interrupt timeout has passed. Then what escaped, by the same deadline.
+        if Glibc.kill(-pid, config.stopSignal) == 0 {
+            let escalation = killOnTimeout(processGroup: pid)
+            await processes.waitUntilEmpty(processGroup: pid)
+            escalation.cancel()
+        }
+        if processes.adoptsOrphans { await stopEscaped(until: deadline) }
+        try finish(status)
+    }
+
+    /// What one run of the process needs besides the process itself.
+    private struct Launch {
+        let stdout: OutputPipe
+        let stderr: OutputPipe
+        let monitor: ServiceMonitor
+        let endpoint: NotifyEndpoint?
+
+        /// The process never started: nothing will read or write through these.
+        func abandon() {
+            stdout.abandon()
+            stderr.abandon()
+            endpoint?.close()
+        }
+    }
+
+    @inline(never)
+    private func prepare() throws -> Launch {
         let source = LogWriter.Source(group: group, service: config.name)
         let stdout = try OutputPipe(source: source, stream: .stdout, router: context.router)
         let stderr: OutputPipe
@@ -129,7 +171,6 @@ final class ProcessService: Sendable {
             onReady: { [self] in context.events.ready(self) },
             onFailure: { [self] failure in failed(failure) }
         )
-        var environment = environment()
         var endpoint: NotifyEndpoint?
         if case .notify? = config.ready?.check, let relay = context.relay {
             do {
@@ -143,23 +184,26 @@ final class ProcessService: Sendable {
                 stderr.abandon()
                 throw ServiceFailure.notReady("cannot open its notify socket: \(error)")
             }
-            environment += endpoint!.environment
         }
-        let request = ProcessTable.Request(
+        return Launch(stdout: stdout, stderr: stderr, monitor: monitor, endpoint: endpoint)
+    }
+
+    /// Spawns the service's process. The request, and its environment in particular, lives only
+    /// in this call.
+    private func spawn(_ launch: Launch) async throws -> pid_t {
+        var environment = environment()
+        if let endpoint = launch.endpoint { environment += endpoint.environment }
+        return try await processes.spawn(ProcessTable.Request(
             executable: config.executable, arguments: config.command, environment: environment,
             workingDirectory: config.workingDirectory, credentials: config.credentials,
-            stdoutFD: stdout.writeFD, stderrFD: stderr.writeFD
-        )
-        let pid: pid_t
-        do {
-            pid = try await processes.spawn(request)
-        } catch {
-            stdout.abandon()
-            stderr.abandon()
-            endpoint?.close()
-            throw error
-        }
-        endpoint?.authorize(processGroup: pid)
+            stdoutFD: launch.stdout.writeFD, stderrFD: launch.stderr.writeFD
+        ))
+    }
+
+    @inline(never)
+    private func started(_ launch: Launch, pid: pid_t) {
+        launch.endpoint?.authorize(processGroup: pid)
+        let monitor = launch.monitor
         var watchLines: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
         if monitor.wantsLines {
             watchLines = { line in
@@ -168,6 +212,7 @@ final class ProcessService: Sendable {
             }
         }
         let lineWatcher = watchLines
+        let (stdout, stderr) = (launch.stdout, launch.stderr)
         processes.loop.execute {
             stdout.start(pid: pid, lineWatcher: lineWatcher)
             stderr.start(pid: pid, lineWatcher: lineWatcher)
@@ -179,25 +224,35 @@ final class ProcessService: Sendable {
         if stopNow { Glibc.kill(-pid, state.withLock { $0.killed } ? SIGKILL : config.stopSignal) }
         context.events.spawned(self, pid)
         monitor.started()
+    }
 
-        let status = await processes.waitForExit(pid)
+    /// The process has exited: its probes, watchdog and notify socket end with it. Returns the
+    /// deadline for what it left behind.
+    @inline(never)
+    private func exited(_ launch: Launch, status: ProcessExit) -> ContinuousClock.Instant {
         state.withLock { $0.escalation }?.cancel()
-        monitor.stop()
-        endpoint?.close()
+        launch.monitor.stop()
+        launch.endpoint?.close()
         context.events.exited(self, status)
-        // Whatever the process left in its process group goes with it: the stop signal first,
-        // SIGKILL once the interrupt timeout has passed. Then what escaped, by the same deadline.
-        let deadline = ContinuousClock.now + config.interruptTimeout
-        if Glibc.kill(-pid, config.stopSignal) == 0 {
-            let escalation = CancellationToken(timeout: config.interruptTimeout)
-            escalation.onCancel { [weak escalation] in
-                // Only the timeout kills; the explicit cancel below just means the group emptied.
-                if escalation?.cause != .explicit { Glibc.kill(-pid, SIGKILL) }
-            }
-            await processes.waitUntilEmpty(processGroup: pid)
-            escalation.cancel()
+        return .now + config.interruptTimeout
+    }
+
+    /// SIGKILL to the process group once the interrupt timeout has run out, unless the returned
+    /// token is cancelled first (the group emptied).
+    @inline(never)
+    private func killOnTimeout(processGroup pid: pid_t) -> CancellationToken {
+        let escalation = CancellationToken(timeout: config.interruptTimeout)
+        escalation.onCancel { [weak escalation] in
+            // Only the timeout kills; the explicit cancel means the group emptied.
+            if escalation?.cause != .explicit { Glibc.kill(-pid, SIGKILL) }
         }
-        if processes.adoptsOrphans { await stopEscaped(until: deadline) }
+        return escalation
+    }
+
+    /// The run's result: killed, failed (a probe or the watchdog), or how the process ended,
+    /// where the stop signal after a stop request counts as a clean stop.
+    @inline(never)
+    private func finish(_ status: ProcessExit) throws {
         let (stopRequested, killed, failure) = state.withLock { state in
             state.processGroup = nil
             return (state.stopRequested, state.killed, state.failure)
