@@ -137,36 +137,58 @@ final class GroupSupervisor: Sendable {
     /// One run of the group. Returns the services that had to be killed and the result that
     /// stopped the group (the first to arrive).
     private func runOnce(_ token: CancellationToken) async -> (killed: [String], trigger: RunResult) {
+        let run = launch(token)
+        defer { end(run, token) }
+        var trigger: RunResult?
+        var killed: [String] = []
+        var remaining = run.services.count
+        for await result in run.results {
+            if trigger == nil {
+                trigger = result
+                if !token.isCancelled && run.services.count > 1 && !run.quiet { logFirstStop(result) }
+            }
+            if wasKilled(result, services: run.services) { killed.append(result.runnerID) }
+            remaining -= 1
+            if remaining == 0 { break }
+        }
+        // A killed service's task ends once its process group is gone, which SIGKILL ensures:
+        // nothing of this run outlives it.
+        for (service, runner) in zip(run.services, run.runners) where service.wasKilled {
+            await runner.waitUntilFinished()
+        }
+        return (killed, trigger ?? RunResult(runnerID: config.name, error: nil))
+    }
+
+    /// One run of the group, started.
+    private struct Run {
+        let services: [ProcessService]
+        let runners: [Runner]
+        /// Each runner's result, as it stops.
+        let results: AsyncStream<RunResult>
+        /// The group is flapping: its services do not log their starts.
+        let quiet: Bool
+        /// The handler by which `token` interrupts the group.
+        let interruptKey: UInt64?
+    }
+
+    /// Makes the run's services and starts them as one `GroupRunner`, which `token` interrupts.
+    @inline(never)
+    private func launch(_ token: CancellationToken) -> Run {
         let quiet = restartLog.withLock { $0.isFlapping }
         let services = config.services.map { makeService($0, quiet) }
         current.withLock { $0 = services }
-        defer { current.withLock { $0 = [] } }
         let group = GroupRunner(interruptDuration: config.groupInterruptTimeout)
         let runners = services.map { $0.makeRunner() }
         for runner in runners { try? group.add(runner) }
         let (results, continuation) = AsyncStream<RunResult>.makeStream()
         try? group.runAsync(into: continuation)
         let key = token.addHandler { group.interrupt() }
-        defer { if let key { token.removeHandler(key) } }
+        return Run(services: services, runners: runners, results: results, quiet: quiet, interruptKey: key)
+    }
 
-        var trigger: RunResult?
-        var killed: [String] = []
-        var remaining = services.count
-        for await result in results {
-            if trigger == nil {
-                trigger = result
-                if !token.isCancelled && services.count > 1 && !quiet { logFirstStop(result) }
-            }
-            if wasKilled(result, services: services) { killed.append(result.runnerID) }
-            remaining -= 1
-            if remaining == 0 { break }
-        }
-        // A killed service's task ends once its process group is gone, which SIGKILL ensures:
-        // nothing of this run outlives it.
-        for (service, runner) in zip(services, runners) where service.wasKilled {
-            await runner.waitUntilFinished()
-        }
-        return (killed, trigger ?? RunResult(runnerID: config.name, error: nil))
+    private func end(_ run: Run, _ token: CancellationToken) {
+        if let key = run.interruptKey { token.removeHandler(key) }
+        current.withLock { $0 = [] }
     }
 
     // The two helpers below keep their strings out of the frame of `runOnce` (see `decide`).
