@@ -11,7 +11,9 @@
 #   file:     the generator writing to a file in the container's /tmp: its own speed.
 # Times come from journald's own stamps (__REALTIME_TIMESTAMP): from the writer's first entry to
 # its last, and from the start command (systemd-run, systemctl start) to its last entry. Every
-# run checks that exactly LINES entries with the payload arrived.
+# run checks that exactly LINES entries with the payload arrived. A second table gives journald's
+# CPU time while each writer's entries came in, as a share of the span (how close journald was to
+# never waiting for entries), and runnerd's own CPU time.
 #
 # It reuses the end-to-end harness (Tests/e2e/harness: rootfs, boot, in, teardown) under a
 # container name, state directory and cgroup of its own, and needs root, as the suite does.
@@ -155,10 +157,15 @@ first_last() {
        "$(e2e_in journalctl --no-pager "$@" "MESSAGE=$payload" -o json -n 1 | sed -n "$stamp")"
 }
 
-# Each writer prints "NAME FIRST_TO_LAST_US LAUNCH_TO_LAST_US".
+journald_ticks() { cpu_ticks "$(e2e_in systemctl show -P MainPID systemd-journald)"; }
+
+# Each writer prints "NAME FIRST_TO_LAST_US LAUNCH_TO_LAST_US JOURNALD_TICKS WRITER_TICKS": the
+# CPU time journald spent while the writer's entries came in, and the writer's own (runnerd's
+# whole process; 0 where the writer is not a daemon).
 measure_direct() {
-  local unit=jbench-direct-$1 t0 first last
+  local unit=jbench-direct-$1 t0 first last j0
   writer_pid=''
+  j0=$(journald_ticks)
   t0=$(now_us)
   # IgnoreSIGPIPE=no: the generator's `yes` dies of SIGPIPE as it does under runnerd, which resets
   # its children's signals; with systemd's default it would log "Broken pipe" into the same stream.
@@ -166,11 +173,12 @@ measure_direct() {
     -p IgnoreSIGPIPE=no -p LogRateLimitIntervalSec=0 sh -c "$generator"
   wait_for_entries "_SYSTEMD_UNIT=$unit.service"
   read -r first last <<<"$(first_last "_SYSTEMD_UNIT=$unit.service")"
-  echo "direct $(( last - first )) $(( last - t0 ))"
+  echo "direct $(( last - first )) $(( last - t0 )) $(( $(journald_ticks) - j0 )) 0"
 }
 
 measure_runnerd() {
-  local t0 deadline first last
+  local t0 deadline first last j0 writer_ticks
+  j0=$(journald_ticks)
   t0=$(now_us)
   e2e_in systemctl start runnerd
   writer_pid=$(e2e_in systemctl show -P MainPID runnerd)
@@ -182,8 +190,10 @@ measure_runnerd() {
   done
   wait_for_entries _SYSTEMD_UNIT=runnerd.service SYSLOG_IDENTIFIER=gen
   read -r first last <<<"$(first_last _SYSTEMD_UNIT=runnerd.service SYSLOG_IDENTIFIER=gen)"
+  writer_ticks=$(cpu_ticks "$writer_pid")
+  local journald=$(( $(journald_ticks) - j0 ))
   e2e_in systemctl stop runnerd
-  echo "runnerd $(( last - first )) $(( last - t0 ))"
+  echo "runnerd $(( last - first )) $(( last - t0 )) $journald $writer_ticks"
 }
 
 measure_file() {
@@ -192,7 +202,7 @@ measure_file() {
                       echo $(( e - s )) $(wc -l </tmp/jbench.txt); rm -f /tmp/jbench.txt')
   read -r us count <<<"$out"
   [ "$count" = "$lines" ] || die "the file holds $count lines, not $lines"
-  echo "file $us $us"
+  echo "file $us $us 0 0"
 }
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -207,12 +217,13 @@ for run in $(seq "$runs"); do
 done | tee "$stage/raw" >&2
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$stage/raw" "$lines" <<'PY'
+python3 - "$stage/raw" "$lines" "$(getconf CLK_TCK)" <<'PY'
 import statistics, sys
-rows, n = {}, int(sys.argv[2])
+rows, cpu, n, hz = {}, {}, int(sys.argv[2]), int(sys.argv[3])
 for line in open(sys.argv[1]):
-    name, span, launch = line.split()
+    name, span, launch, journald, writer = line.split()
     rows.setdefault(name, []).append((int(span) / 1e6, int(launch) / 1e6))
+    cpu.setdefault(name, []).append((int(journald) / hz, int(writer) / hz))
 runs = len(rows["direct"])
 
 def cell(times):
@@ -233,4 +244,16 @@ for name, label in [("direct", "journald direct (StandardOutput=journal)"), ("ru
         print(f"| {label} | {len(spans)} | — | — | — | {cell(launches)} | {ratio(name, 1):.2f}× |")
     else:
         print(f"| {label} | {len(spans)} | {cell(spans)} | {ratio(name, 0):.2f}× | {cell(launches)} | {ratio(name, 1):.2f}× |")
+
+# Who is the bottleneck: journald's CPU time while a writer's entries came in, as a share of the
+# writer's first → last span (1.00 = journald never waited for entries), and runnerd's own CPU.
+print()
+print("| writer | journald CPU, s | journald busy (CPU ÷ first → last) | writer's CPU, s |")
+print("|---|---|---|---|")
+for name, label in [("direct", "journald direct"), ("runnerd", "**runnerd**")]:
+    journald = [j for j, _ in cpu[name]]
+    busy = [j / s for (j, _), (s, _) in zip(cpu[name], rows[name])]
+    writer = "—" if name == "direct" else f"{statistics.median(w for _, w in cpu[name]):.2f}"
+    print(f"| {label} | {statistics.median(journald):.2f} ({min(journald):.2f}–{max(journald):.2f}) "
+          f"| {statistics.median(busy):.2f} ({min(busy):.2f}–{max(busy):.2f}) | {writer} |")
 PY
