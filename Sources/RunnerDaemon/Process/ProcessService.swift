@@ -191,13 +191,18 @@ final class ProcessService: Sendable {
     /// Spawns the service's process. The request, and its environment in particular, lives only
     /// in this call.
     private func spawn(_ launch: Launch) async throws -> pid_t {
+        try await processes.spawn(request(for: launch))
+    }
+
+    @inline(never)
+    private func request(for launch: Launch) -> ProcessTable.Request {
         var environment = environment()
         if let endpoint = launch.endpoint { environment += endpoint.environment }
-        return try await processes.spawn(ProcessTable.Request(
+        return ProcessTable.Request(
             executable: config.executable, arguments: config.command, environment: environment,
             workingDirectory: config.workingDirectory, credentials: config.credentials,
             stdoutFD: launch.stdout.writeFD, stderrFD: launch.stderr.writeFD
-        ))
+        )
     }
 
     @inline(never)

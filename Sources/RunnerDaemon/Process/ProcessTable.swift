@@ -77,25 +77,31 @@ final class ProcessTable: @unchecked Sendable {
     /// Starts a child in its own session and process group. Returns its pid once `exec` has
     /// succeeded; a child that failed before that is reaped, and its failure thrown.
     func spawn(_ request: Request) async throws(SpawnError) -> pid_t {
-        let outcome: Result<pid_t, SpawnError>
+        // One suspension point for both lanes: the frame of every service's task that spawns
+        // holds its continuation once, not twice.
+        let (thread, work) = lane(for: request)
+        return try await thread.submit(work).get()
+    }
+
+    /// The thread that spawns the next child, alternating between the loop and the spawner, and
+    /// what it runs.
+    private func lane(for request: Request) -> (EventLoop, @Sendable () -> Result<pid_t, SpawnError>) {
         if spawns.wrappingAdd(1, ordering: .relaxed).oldValue % 2 == 0 {
-            outcome = await loop.submit { [self] in
+            return (loop, { [self] in
                 let outcome = Self.launch(request)
                 if case .success(let pid) = outcome { children[pid] = Child() }
                 return outcome
-            }
-        } else {
-            outcome = await spawner.submit { [self] in
-                // Counted before the clone, so that the loop keeps the child's exit if it reaps
-                // the child before it knows the pid; the pid is handed to the loop before the
-                // caller can wait for it.
-                spawnsInFlight.add(1, ordering: .sequentiallyConsistent)
-                let outcome = Self.launch(request)
-                loop.execute { [self] in takeIn(outcome) }
-                return outcome
-            }
+            })
         }
-        return try outcome.get()
+        return (spawner, { [self] in
+            // Counted before the clone, so that the loop keeps the child's exit if it reaps
+            // the child before it knows the pid; the pid is handed to the loop before the
+            // caller can wait for it.
+            spawnsInFlight.add(1, ordering: .sequentiallyConsistent)
+            let outcome = Self.launch(request)
+            loop.execute { [self] in takeIn(outcome) }
+            return outcome
+        })
     }
 
     /// Suspends until the child `pid` (spawned here) has exited and been reaped.
