@@ -50,8 +50,8 @@ flags=(--scratch-path "$scratch" -c release --product runnerd
        -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
 if [ -n "$order" ]; then
     [ -f "$order" ] || die "$order is missing (packaging/order/make-order-file.sh writes it; --no-order builds without it)"
-    # The functions a daemon runs, packed together at the start of .text in the order in which
-    # they first ran. The file names functions by their symbols; one that no longer exists is
+    # The functions a daemon runs, packed together at the start of .text, those of its start,
+    # idle and stop first. The file names functions by their symbols; one that no longer exists is
     # skipped, which only loses its placement.
     flags+=(-Xlinker --symbol-ordering-file="$order" -Xlinker --no-warn-symbol-ordering)
 fi

@@ -8,8 +8,8 @@
 #
 # It builds runnerd as the .deb does but without an order, runs that binary under valgrind's
 # callgrind (start, idle and stop of packaging/order/profile.yaml; the demo; check, --help and
-# --version; a config with errors), and lists the functions that ran, in the order in which
-# they first ran, limited to those the linker can move (select-functions.py says which).
+# --version; a config with errors), and lists the functions that ran, grouped by the first
+# workload that ran them, limited to those the linker can move (select-functions.py says which).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
