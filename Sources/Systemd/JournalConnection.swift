@@ -135,7 +135,7 @@ public final class JournalConnection: Sendable {
     /// journald's socket exists, so a full queue is several milliseconds of journald's work
     /// (about 13 µs an entry on the benchmark machine): a millisecond's pause never lets it run
     /// dry, and lets it take in dozens of entries without waking the sender for each.
-    static let fullQueuePause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+    private static let fullQueuePause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
 
     /// Sends `datagram` on the connected `fd`; 0 or the errno.
     ///

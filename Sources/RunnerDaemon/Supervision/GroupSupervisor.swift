@@ -147,7 +147,7 @@ final class GroupSupervisor: Sendable {
                 trigger = result
                 if !token.isCancelled && run.services.count > 1 && !run.quiet { logFirstStop(result) }
             }
-            if wasKilled(result, services: run.services) { killed.append(result.runnerID) }
+            if killIfTimedOut(result, services: run.services) { killed.append(result.runnerID) }
             remaining -= 1
             if remaining == 0 { break }
         }
@@ -198,11 +198,11 @@ final class GroupSupervisor: Sendable {
         logger.info("group \(config.name): service \(result.runnerID) \(describe(result)); stopping the others")
     }
 
-    /// Whether the service that produced `result` was killed. One that did not stop within its
-    /// timeout is killed now (SIGKILL to its process group); one killed by a forced stop before
-    /// its limit ran out counts too.
+    /// Kills the service that produced `result` if it did not stop within its timeout (SIGKILL to
+    /// its process group), and returns whether it counts as killed: that, or killed by a forced
+    /// stop before its limit ran out.
     @inline(never)
-    private func wasKilled(_ result: RunResult, services: [ProcessService]) -> Bool {
+    private func killIfTimedOut(_ result: RunResult, services: [ProcessService]) -> Bool {
         if let timeout = result.timeout {
             logger.error("group \(config.name): service \(result.runnerID) did not stop within \(DurationText.format(timeout.duration)); sending SIGKILL to its process group")
             services.first { $0.config.name == result.runnerID }?.kill()
