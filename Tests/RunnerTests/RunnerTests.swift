@@ -1,4 +1,5 @@
 import Runner
+import Synchronization
 import Testing
 
 @Suite("Runner")
