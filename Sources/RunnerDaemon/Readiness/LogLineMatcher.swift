@@ -14,8 +14,9 @@ import Glibc
 /// `listening on`) is a plain byte search that never builds a `String`; any other pattern first
 /// checks that the line contains the longest run of literal text that every match must contain.
 struct LogLineMatcher: @unchecked Sendable {
-    // @unchecked: `Regex` is immutable once built and safe to use from any thread; it is not
-    // declared Sendable because its output type could hold anything, and ours is AnyRegexOutput.
+    // @unchecked: the `Regex` in `Compiled` never changes once built and is safe to use from any
+    // thread; it is not declared Sendable because its output type could hold anything, and ours
+    // is AnyRegexOutput.
 
     /// The pattern as configured.
     let pattern: String
@@ -25,7 +26,16 @@ struct LogLineMatcher: @unchecked Sendable {
     /// of a regex must contain ("" when none is known).
     var requiredLiteral: String { String(decoding: requiredBytes, as: UTF8.self) }
     /// The compiled expression; nil when the pattern is plain text, matched by `requiredBytes` alone.
-    private let regex: Regex<AnyRegexOutput>?
+    private let compiled: Compiled?
+
+    /// A `Regex`, behind a reference. `Regex` comes from a library whose types have their layout
+    /// decided at run time; stored inline, every service's monitor (which holds an optional
+    /// matcher) would make the runtime work out that layout and touch the regex library's code
+    /// at start, even when no service has a log-line probe.
+    private final class Compiled {
+        let regex: Regex<AnyRegexOutput>
+        init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
+    }
 
     /// Compiles `pattern`, or throws `.invalidPattern` when Swift's `Regex` rejects it (the
     /// config loader has already rejected such patterns, so that shows only in code).
@@ -40,10 +50,10 @@ struct LogLineMatcher: @unchecked Sendable {
         self.pattern = pattern
         if let literal = Self.plainText(pattern) {
             requiredBytes = Array(literal.utf8)
-            self.regex = nil
+            compiled = nil
         } else {
             requiredBytes = Array(Self.longestRequiredRun(pattern).utf8)
-            self.regex = regex.matchingSemantics(.unicodeScalar)
+            compiled = Compiled(regex.matchingSemantics(.unicodeScalar))
         }
     }
 
@@ -52,9 +62,9 @@ struct LogLineMatcher: @unchecked Sendable {
         var line = line
         if line.last == UInt8(ascii: "\r") { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
         if !requiredBytes.isEmpty && !Self.contains(line, requiredBytes) { return false }
-        guard let regex else { return true }
+        guard let compiled else { return true }
         let text = String(decoding: line, as: UTF8.self)
-        return (try? regex.firstMatch(in: text)) != nil
+        return (try? compiled.regex.firstMatch(in: text)) != nil
     }
 
     /// Whether `line` matches; see `matches(_:)` for a buffer.
