@@ -31,8 +31,13 @@ public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
     /// Starts `body` as an unstructured task in this placement.
     func start(_ body: sending @escaping @isolated(any) () async -> Void) {
         switch kind {
-        case .elastic: Task(executorPreference: ElasticExecutor.shared, operation: body)
-        case .cooperative: Task(operation: body)
+        case .elastic where globalConcurrentExecutor !== ElasticExecutor.shared:
+            Task(executorPreference: ElasticExecutor.shared, operation: body)
+        case .elastic, .cooperative:
+            // The elastic executor may be the process's default executor too (runnerd makes it
+            // so). A task then runs on it without a preference, which would only add a record
+            // to the task's memory.
+            Task(operation: body)
         }
     }
 }
