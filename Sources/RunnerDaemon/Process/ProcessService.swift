@@ -191,7 +191,10 @@ final class ProcessService: Sendable {
     /// Spawns the service's process. The request, and its environment in particular, lives only
     /// in this call.
     private func spawn(_ launch: Launch) async throws -> pid_t {
-        try await processes.spawn(request(for: launch))
+        // One continuation, rather than `processes.spawn(_:) async`: see there.
+        try await withUnsafeContinuation { continuation in
+            processes.spawn(request(for: launch)) { continuation.resume(returning: $0) }
+        }.get()
     }
 
     @inline(never)
