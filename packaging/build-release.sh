@@ -47,7 +47,12 @@ flags=(--scratch-path "$scratch" -c release --product runnerd
        -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
        -Xlinker -z -Xlinker pack-relative-relocs
        # Every function in a section of its own, so that the linker can place it.
-       -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+       -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
+       # Swift's unnamed thunks together (packaging/runnerd.ld says why).
+       -Xlinker -T -Xlinker "$repo/packaging/runnerd.ld"
+       # Only what the process needs is exported: nothing loads runnerd's own symbols, and a
+       # dynamic symbol table of every Swift function is 0.3 MiB that each start maps and searches.
+       -Xlinker --no-export-dynamic)
 if [ -n "$order" ]; then
     [ -f "$order" ] || die "$order is missing (packaging/order/make-order-file.sh writes it; --no-order builds without it)"
     # The functions a daemon runs, packed together at the start of .text, those of its start,
