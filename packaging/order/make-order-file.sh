@@ -38,12 +38,25 @@ profile() {
         --callgrind-out-file="$work/$name.callgrind" "$work/runnerd" "$@"
 }
 
+# Under systemd the daemon reports to a notify socket (READY=1, STATUS=...); the profiled daemons
+# do too, so that the code of those reports is placed with the rest of their start.
+notify=$work/notify.sock
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    s.recv(65536)
+' "$notify" &
+listener=$!
+trap 'kill $listener 2>/dev/null; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
+
 # A daemon: start, wait until each service has started, stay idle for $2 seconds (long enough
 # for the worker pool to retire the threads the start added), then SIGTERM.
 daemon() {
     local name=$1 idle=$2 config=$3 services
     services=$(grep -cE '^ {6}[A-Za-z0-9_.-]+:' "$config")
-    (profile "$name" --config "$config" >"$work/$name.log" 2>&1) &
+    (NOTIFY_SOCKET=$notify profile "$name" --config "$config" >"$work/$name.log" 2>&1) &
     local pid=$! deadline=$((SECONDS + 120))
     until [ "$(grep -c 'started (pid' "$work/$name.log")" -ge "$services" ]; do
         kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; echo "make-order-file: $config: runnerd exited early" >&2; exit 1; }

@@ -12,14 +12,15 @@ maps it in 64 KiB blocks).
 
 lld places whole input sections. Most functions have a section of their own (-function-sections),
 but the prebuilt Swift runtime and Foundation archives keep some functions in one large .text
-per object file. Naming such a function would drag its whole object's code into the packed
-area, so a function is left out when any section that defines its name is a shared .text larger
-than BLOB_LIMIT.
+per object file. Naming such a function drags its whole object's code into the packed area.
+Up to BLOB_LIMIT that is the cheaper choice: a function left in place costs the kernel's whole
+fault-around block (64 KiB) around it once it runs. A larger shared .text stays where it is, so
+a function is left out when any section that defines its name is a shared .text larger than that.
 """
 import re
 import sys
 
-BLOB_LIMIT = 16 * 1024
+BLOB_LIMIT = 64 * 1024
 
 # lld's map: "VMA LMA Size Align Out In Symbol"; the output section is indented by 0, an input
 # section by 8 and a symbol by 16 characters after the alignment column.
