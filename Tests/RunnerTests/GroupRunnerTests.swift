@@ -154,6 +154,38 @@ struct GroupRunnerTests {
         #expect(await next(results, within: .milliseconds(300)) == nil)
     }
 
+    @Test func runAsyncWithACallbackHandsOverOneResultPerRunnerOutsideTheLock() async throws {
+        let tasks = (0..<3).map { _ in StoppableTask() }
+        let group = GroupRunner(interruptDuration: .seconds(5))
+        for (index, task) in tasks.enumerated() { try group.add(task.runner("t\(index)")) }
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        try group.runAsync { result in
+            // The group's lock is not reentrant: called under it, this would never return.
+            group.interrupt()
+            continuation.yield(result)
+        }
+        tasks[1].stop.cancel()
+        let collected = await collect(3, from: results, within: .seconds(5))
+        #expect(collected.first?.runnerID == "t1")
+        #expect(Set(collected.map(\.runnerID)) == ["t0", "t1", "t2"])
+        #expect(collected.allSatisfy { $0.error == nil })
+        #expect(await next(results, within: .milliseconds(300)) == nil)
+    }
+
+    @Test func runAsyncWithACallbackHandsOverTheGroupTimeouts() async throws {
+        let stubborn = (0..<2).map { _ in StubbornTask() }
+        defer { for task in stubborn { task.release.cancel() } }
+        let group = GroupRunner(interruptDuration: .milliseconds(100))
+        for (index, task) in stubborn.enumerated() { try group.add(task.runner("s\(index)")) }
+        let (results, continuation) = AsyncStream<RunResult>.makeStream()
+        try group.runAsync { continuation.yield($0) }
+        group.interrupt()
+        let collected = await collect(2, from: results, within: .seconds(5))
+        #expect(Set(collected.map(\.runnerID)) == ["s0", "s1"])
+        #expect(collected.allSatisfy { $0.timeout?.scope == .group })
+        #expect(await next(results, within: .milliseconds(300)) == nil)
+    }
+
     @Test func runAsyncTwiceIsRefused() throws {
         let group = GroupRunner(interruptDuration: .seconds(5))
         try group.add(StoppableTask().runner())
