@@ -106,8 +106,9 @@ public final class Daemon: Sendable {
         var quietContext = context
         quietContext.events.spawned = { service, _ in status.serviceStarting(service.key) }
         let groups = GroupSet(parent: shutdown, makeSupervisor: { [quietContext] group in
-            GroupSupervisor(config: group, status: status, logger: logger) { service, quiet in
-                ProcessService(group: group.name, config: service, context: quiet ? quietContext : context)
+            // The service maker keeps the group's name, not a copy of its whole config.
+            GroupSupervisor(config: group, status: status, logger: logger) { [name = group.name] service, quiet in
+                ProcessService(group: name, config: service, context: quiet ? quietContext : context)
             }
         }, onRequiredGroupEnded: { group, outcome in
             switch outcome {

@@ -39,13 +39,20 @@ final class GroupSet: Sendable {
         let token = parent.child()
         let task = Task { [self] in
             let outcome = await supervisor.run(token)
-            outcomes.withLock { $0.append((config, outcome)) }
-            if config.required, !token.isCancelled {
-                onRequiredGroupEnded(config, outcome)
-            }
+            ended(supervisor.config, outcome, token: token)
             return outcome
         }
         entries.withLock { $0[config.name] = Entry(config: config, supervisor: supervisor, token: token, task: task) }
+    }
+
+    /// Records how a group's supervision ended. Not inlined into the group's task, whose frame
+    /// the task keeps for as long as the group is supervised: the config is not copied into it.
+    @inline(never)
+    private func ended(_ config: GroupConfig, _ outcome: GroupSupervisor.Outcome, token: CancellationToken) {
+        outcomes.withLock { $0.append((config, outcome)) }
+        if config.required, !token.isCancelled {
+            onRequiredGroupEnded(config, outcome)
+        }
     }
 
     /// Stops the group `name` within its limits and waits until it has.
