@@ -61,13 +61,6 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Runs `work` on the loop thread and returns its result to the awaiting task.
-    func submit<Value: Sendable>(_ work: @escaping @Sendable () -> Value) async -> Value {
-        await withCheckedContinuation { continuation in
-            execute { continuation.resume(returning: work()) }
-        }
-    }
-
     /// Loop only. Calls `onReadable` whenever `fd` is readable (or hung up) until `unwatch`.
     func watch(_ fd: Int32, onReadable: @escaping () -> Void) {
         handlers[fd] = onReadable

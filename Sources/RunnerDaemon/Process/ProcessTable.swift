@@ -88,29 +88,24 @@ final class ProcessTable: @unchecked Sendable {
     /// `spawn(_:)` a service's task fits in the task allocator's first block (1 KB) rather than
     /// taking a second one for the life of the process.
     func spawn(_ request: Request, started: @escaping @Sendable (Result<pid_t, SpawnError>) -> Void) {
-        let (thread, work) = lane(for: request)
-        thread.execute { started(work()) }
-    }
-
-    /// The thread that spawns the next child, alternating between the loop and the spawner, and
-    /// what it runs.
-    private func lane(for request: Request) -> (EventLoop, @Sendable () -> Result<pid_t, SpawnError>) {
+        // Spawns alternate between the loop and the spawner thread.
         if spawns.wrappingAdd(1, ordering: .relaxed).oldValue % 2 == 0 {
-            return (loop, { [self] in
+            loop.execute { [self] in
                 let outcome = Self.launch(request)
                 if case .success(let pid) = outcome { children[pid] = Child() }
-                return outcome
-            })
+                started(outcome)
+            }
+            return
         }
-        return (spawner, { [self] in
-            // Counted before the clone, so that the loop keeps the child's exit if it reaps
-            // the child before it knows the pid; the pid is handed to the loop before the
-            // caller can wait for it.
+        spawner.execute { [self] in
+            // Counted before the clone, so that the loop keeps the child's exit if it reaps the
+            // child before it knows the pid; the pid is handed to the loop before the caller can
+            // wait for it.
             spawnsInFlight.add(1, ordering: .sequentiallyConsistent)
             let outcome = Self.launch(request)
             loop.execute { [self] in takeIn(outcome) }
-            return outcome
-        })
+            started(outcome)
+        }
     }
 
     /// Suspends until the child `pid` (spawned here) has exited and been reaped.

@@ -101,7 +101,9 @@ enum NotifyRelayFixtures {
 
     /// Lets the event loop finish everything handed to it before now (closes included).
     static func drainLoop() async {
-        await ServiceHarness.loop.submit {}
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            ServiceHarness.loop.execute { done.resume() }
+        }
     }
 
     /// The socket inodes this process holds descriptors for, from /proc/self/fd.
