@@ -28,6 +28,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The config model, its decoding and validation with located errors. No processes, and no
+        // I/O beyond reading the config and environment files.
+        .target(
+            name: "RunnerdConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
         // Linux calls Swift cannot make: fork/exec for a threaded parent, epoll, eventfd, pipe2.
         .target(name: "CLinuxSupport"),
         .target(
@@ -35,23 +41,26 @@ let package = Package(
             dependencies: [
                 "Runner",
                 "Systemd",
+                "RunnerdConfig",
                 "CLinuxSupport",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "runnerd",
             dependencies: [
                 "RunnerDaemon",
+                "RunnerdConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "RunnerdConfigTests", dependencies: ["RunnerdConfig", "RunnerdTestSupport"]),
         .testTarget(
             name: "RunnerDaemonTests",
             dependencies: [
                 "RunnerDaemon",
+                "RunnerdConfig",
                 "runnerd",
                 "RunnerdTestSupport",
                 "Runner",
@@ -68,8 +77,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What several test targets share: a notify-socket receiver, deadlines.
-        .target(name: "RunnerdTestSupport", path: "Tests/RunnerdTestSupport"),
+        // What several test targets share: a notify-socket receiver, deadlines, the config fixture and
+        // the table of bad configs.
+        .target(name: "RunnerdTestSupport", dependencies: ["RunnerdConfig"], path: "Tests/RunnerdTestSupport"),
         // A fixture program SystemdTests runs as a child process (in a private mount namespace for
         // the journal), where changing the environment or binding /run/systemd/journal is safe.
         .executableTarget(

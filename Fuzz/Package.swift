@@ -1,24 +1,18 @@
 // swift-tools-version:6.2
 // The config loader's fuzzer: not part of the root package or of `swift test`; Fuzz/build.sh
 // builds it with `-sanitize=fuzzer,address` and Fuzz/run.sh runs it.
-// Like Benchmarks/, it compiles the project's sources through symlinks: the loader
-// (Sources/RunnerDaemon/Config, linked inside the fuzz target) and what the loader imports
-// (Systemd, for the process environment, and CSystemd under it), plus Yams.
+// Like Benchmarks/, it compiles the project's sources through a symlink: the config module
+// (Sources/RunnerdConfig) as a target of its own, which the fuzz target imports, with Yams.
 import PackageDescription
 
 let package = Package(
     name: "runnerd-fuzz",
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
-        .executableTarget(
-            name: "ConfigLoaderFuzz",
-            dependencies: ["Systemd", .product(name: "Yams", package: "Yams")]
-        ),
+        .target(name: "RunnerdConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .executableTarget(name: "ConfigLoaderFuzz", dependencies: ["RunnerdConfig"]),
     ]
 )
 

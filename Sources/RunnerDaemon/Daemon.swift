@@ -4,6 +4,7 @@ public import Logging
 import Runner
 import Synchronization
 public import Systemd
+public import RunnerdConfig
 
 /// The runnerd daemon: it runs every configured group under supervision, tells systemd what it
 /// is doing, feeds its watchdog while it is healthy, reloads its config on SIGHUP, and stops

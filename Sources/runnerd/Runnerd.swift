@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import RunnerDaemon
 import Systemd
+import RunnerdConfig
 
 @main
 struct Runnerd: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import Glibc
+import RunnerdConfig
 
 // SwiftPM gives every executable a main of its own, so this one runs libFuzzer's driver itself
 // (LLVMFuzzerRunDriver, in the runtime that `-sanitize=fuzzer` links) with the same arguments

@@ -2,6 +2,7 @@ import Glibc
 import Runner
 import Synchronization
 import Systemd
+import RunnerdConfig
 
 /// One configured service as a `Runner`: its task spawns the process and waits until the process
 /// and everything left in its process group have exited; its stopper sends the stop signal to

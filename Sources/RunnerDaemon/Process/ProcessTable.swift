@@ -2,6 +2,7 @@ import CLinuxSupport
 import Glibc
 import Runner
 import Synchronization
+import RunnerdConfig
 
 /// Spawns children and learns of their exits: the daemon's one owner of `fork`, `exec` and
 /// `waitpid`. Everything runs on the event loop's thread, except that every other spawn runs on a

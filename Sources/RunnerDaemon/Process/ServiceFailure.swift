@@ -1,3 +1,4 @@
+import RunnerdConfig
 /// Why a service's task ended other than cleanly: the error in its `RunResult`.
 public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The process exited with a non-zero status, or was killed by a signal it was not asked

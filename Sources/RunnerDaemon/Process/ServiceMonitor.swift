@@ -1,6 +1,7 @@
 import Glibc
 import Runner
 import Synchronization
+import RunnerdConfig
 
 /// Watches one run of a service from its spawn to its exit: decides when it is ready (its
 /// `ready:` probe, a matching output line, or `READY=1` through its notify socket), then keeps

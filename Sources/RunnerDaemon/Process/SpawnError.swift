@@ -1,5 +1,6 @@
 import CLinuxSupport
 import Glibc
+import RunnerdConfig
 
 /// A service's process could not be started. Its message says what failed and what to do.
 public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {

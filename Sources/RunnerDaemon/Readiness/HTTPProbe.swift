@@ -1,3 +1,4 @@
+import RunnerdConfig
 /// One attempt of an http probe: a minimal HTTP/1.1 client over a plain TCP socket.
 ///
 /// It sends `GET <path> HTTP/1.1` with `Host:`, `Connection: close` and `User-Agent: runnerd`,

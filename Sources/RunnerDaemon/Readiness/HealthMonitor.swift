@@ -1,5 +1,6 @@
 import Runner
 import Synchronization
+import RunnerdConfig
 
 /// Runs a service's health probe on its schedule and reports the service unhealthy once
 /// `probe.failures` checks in a row have failed.

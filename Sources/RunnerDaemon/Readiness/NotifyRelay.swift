@@ -2,6 +2,7 @@ import CLinuxSupport
 import Glibc
 import Logging
 import Synchronization
+import RunnerdConfig
 
 /// Serves `NOTIFY_SOCKET` to the services whose readiness is `notify`, so that a program written
 /// for systemd's `Type=notify` runs under runnerd unchanged: each run of such a service gets a

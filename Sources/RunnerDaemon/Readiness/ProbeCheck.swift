@@ -1,3 +1,4 @@
+import RunnerdConfig
 /// One check that a probe repeats: the part of `ReadyProbe.Check` and `HealthProbe.Check` that
 /// is polled. `Prober` runs one attempt of it; `ReadinessWaiter` and `HealthMonitor` schedule the
 /// attempts.

@@ -1,4 +1,5 @@
 import Glibc
+import RunnerdConfig
 
 /// Why a readiness or health probe failed. Each message names the address, URL or program, so
 /// that an operator reading `STATUS=` or the journal can tell what the service did not do.

@@ -1,6 +1,7 @@
 import Glibc
 @_spi(RunnerdInternals) import Runner
 import Synchronization
+import RunnerdConfig
 
 /// Runs single attempts of tcp, http and exec checks, each within a time limit. `ReadinessWaiter`
 /// and `HealthMonitor` decide when to attempt; this type only knows how.

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import Systemd
+import RunnerdConfig
 
 /// What the daemon tells systemd: `READY=1` whenever every service of every group has become
 /// ready (at start, after a group restart, after a reload, never before), and a `STATUS=` line

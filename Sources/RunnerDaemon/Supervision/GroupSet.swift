@@ -1,6 +1,7 @@
 import Logging
 import Runner
 import Synchronization
+import RunnerdConfig
 
 /// The groups the daemon runs right now, each supervised by its own task under its own token,
 /// so that a reload can stop, start or replace one group without touching the others.

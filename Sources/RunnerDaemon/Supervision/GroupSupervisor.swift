@@ -1,6 +1,7 @@
 import Logging
 import Runner
 import Synchronization
+import RunnerdConfig
 
 /// Runs one group: all its services as one `GroupRunner`, and again after each stop for as long
 /// as its restart policy allows. Other groups never see its trouble.

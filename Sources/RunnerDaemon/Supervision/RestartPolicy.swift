@@ -1,3 +1,4 @@
+import RunnerdConfig
 /// Decides what happens after a group has stopped: restart it after a back-off, leave it down,
 /// or give up. A pure state machine: it is fed events and times and returns decisions, so that
 /// the whole timeline can be tested without processes or clocks.

@@ -1,11 +1,12 @@
 import Glibc
+import RunnerdTestSupport
 import Testing
 
 /// `runnerd check` and `runnerd run` on every bad config of the loader's table: each prints
 /// exactly the loader's messages and exits 78, and nothing is started.
 @Suite("runnerd check")
 struct RunnerdCheckTests {
-    @Test(arguments: ConfigErrorTableTests.cases)
+    @Test(arguments: ConfigErrorCase.table)
     func aBadConfigPrintsItsExactMessagesAndExits78(_ bad: ConfigErrorCase) async throws {
         let path = temporaryConfig(bad.yaml)
         defer { unlink(path) }

@@ -1,3 +1,4 @@
+import RunnerdConfig
 import Glibc
 @testable import RunnerDaemon
 import Runner

@@ -1,3 +1,4 @@
+import RunnerdConfig
 import Glibc
 import Logging
 @testable import RunnerDaemon

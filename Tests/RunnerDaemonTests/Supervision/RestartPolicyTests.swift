@@ -1,3 +1,4 @@
+import RunnerdConfig
 @testable import RunnerDaemon
 import Testing
 

@@ -211,7 +211,7 @@ extension ConfigDecoder {
     }
 
     /// Splits `host:port`; the failure text completes a sentence that starts with the quoted input.
-    static func hostAndPort(_ text: String, portRequired: Bool) -> Result<(host: String, port: UInt16?), HostProblem> {
+    package static func hostAndPort(_ text: String, portRequired: Bool) -> Result<(host: String, port: UInt16?), HostProblem> {
         var host: Substring
         var portText: Substring?
         if text.hasPrefix("[") {
@@ -245,8 +245,8 @@ extension ConfigDecoder {
         return .success((String(host), port))
     }
 
-    struct HostProblem: Error, CustomStringConvertible {
-        var description: String
+    package struct HostProblem: Error, CustomStringConvertible {
+        package var description: String
         init(_ description: String) { self.description = description }
     }
 

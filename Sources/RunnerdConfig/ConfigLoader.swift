@@ -1,5 +1,4 @@
 import Glibc
-import Systemd
 import Yams
 
 /// Reads and validates a runnerd config file into a ``DaemonConfig``.
@@ -41,7 +40,20 @@ public enum ConfigLoader {
     /// This process's environment, the default for ``load(path:environment:)`` and
     /// ``parse(yaml:path:environment:)``.
     public static var processEnvironment: [String: String] {
-        ProcessEnvironment.current().variables
+        var variables: [String: String] = [:]
+        // `environ` can be NULL after clearenv(); binding it to an optional keeps that case safe.
+        let start: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
+        guard var cursor = start else { return variables }
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                // The first entry of a name wins, as getenv(3) finds it.
+                let name = String(text[..<equals])
+                if variables[name] == nil { variables[name] = String(text[text.index(after: equals)...]) }
+            }
+            cursor += 1
+        }
+        return variables
     }
 
     /// Reads the file at `path` and returns its validated config.

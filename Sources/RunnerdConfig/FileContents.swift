@@ -1,17 +1,17 @@
 import Glibc
 
 /// Reads whole files with plain system calls, reporting failures as `errno` and its text.
-enum FileContents {
+package enum FileContents {
     /// Why a file could not be read.
-    struct Failure: Error, Equatable {
-        var errno: Int32
+    package struct Failure: Error, Equatable {
+        package var errno: Int32
         /// `strerror(errno)`, e.g. `No such file or directory`.
-        var reason: String { String(cString: strerror(errno)) }
+        package var reason: String { String(cString: strerror(errno)) }
     }
 
     /// The bytes of the file at `path`. A directory fails with EISDIR, so that it reads as
     /// "Is a directory" rather than as an empty file.
-    static func read(path: String) -> Result<[UInt8], Failure> {
+    package static func read(path: String) -> Result<[UInt8], Failure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(Failure(errno: errno)) }
         defer { close(fd) }

@@ -1,11 +1,11 @@
-import Glibc
-import RunnerDaemon
+public import Glibc
+import RunnerdConfig
 
 /// Files the config tests point at, made once per test process in a fresh directory under /tmp,
 /// so that executables, directories and environment files exist exactly as each test expects.
-enum ConfigFixture {
+public enum ConfigFixture {
     /// The fixture's root, e.g. `/tmp/runnerd-config-tests-AbC123`.
-    static let directory: String = {
+    public static let directory: String = {
         var template = Array("/tmp/runnerd-config-tests-XXXXXX".utf8CString)
         let root = template.withUnsafeMutableBufferPointer { buffer in
             guard let made = mkdtemp(buffer.baseAddress!) else { preconditionFailure("mkdtemp failed: \(errno)") }
@@ -44,19 +44,19 @@ enum ConfigFixture {
     }
 
     /// Holds `tool` (executable), `plain` (not executable) and a non-executable `python3`.
-    static var bin: String { directory + "/bin" }
+    public static var bin: String { directory + "/bin" }
     /// Holds an executable `python3`.
-    static var bin2: String { directory + "/bin2" }
+    public static var bin2: String { directory + "/bin2" }
     /// An existing directory, holding the executable `run.sh`.
-    static var work: String { directory + "/work" }
+    public static var work: String { directory + "/work" }
     /// `first.env`, `second.env`, `bad.env` and the directory `a-directory`.
-    static var env: String { directory + "/env" }
+    public static var env: String { directory + "/env" }
 
     /// The environment the tests load with: only `PATH`, and only the fixture's `bin`.
-    static var environment: [String: String] { ["PATH": bin] }
+    public static var environment: [String: String] { ["PATH": bin] }
 
     /// The error lines `yaml` produces as `runnerd.yaml`, or `[]` when it loads.
-    static func errors(_ yaml: String, environment: [String: String] = environment) -> [String] {
+    public static func errors(_ yaml: String, environment: [String: String] = environment) -> [String] {
         do {
             _ = try ConfigLoader.parse(yaml: yaml, path: "runnerd.yaml", environment: environment)
             return []
@@ -66,7 +66,7 @@ enum ConfigFixture {
     }
 
     /// The text of the file at `path`, or nil when it cannot be read.
-    static func read(_ path: String) -> String? {
+    public static func read(_ path: String) -> String? {
         guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -79,12 +79,12 @@ enum ConfigFixture {
     }
 
     /// Writes `contents` to `path` with `mode`, replacing any file there.
-    static func write(_ path: String, _ contents: String, mode: mode_t) {
+    public static func write(_ path: String, _ contents: String, mode: mode_t) {
         write(path, bytes: Array(contents.utf8), mode: mode)
     }
 
     /// Writes `bytes` to `path` with `mode`, replacing any file there.
-    static func write(_ path: String, bytes: [UInt8], mode: mode_t) {
+    public static func write(_ path: String, bytes: [UInt8], mode: mode_t) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         precondition(fd >= 0, "cannot create \(path): \(errno)")
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

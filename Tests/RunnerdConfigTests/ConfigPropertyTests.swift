@@ -1,5 +1,6 @@
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 /// SplitMix64: a tiny seeded generator, so that every run tries the same cases and a failure can
 /// be replayed from its case number.

@@ -1,5 +1,6 @@
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: every error in a file is reported, in order")
 struct ConfigMultipleErrorsTests {

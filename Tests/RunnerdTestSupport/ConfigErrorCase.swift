@@ -1,41 +1,47 @@
-import Testing
-import RunnerDaemon
+import RunnerdConfig
 
 /// One invalid config and exactly what the loader must say about it.
-struct ConfigErrorCase: Sendable, CustomTestStringConvertible {
-    let name: String
-    let yaml: String
-    let expected: [String]
+public struct ConfigErrorCase: Sendable, CustomStringConvertible {
+    public let name: String
+    public let yaml: String
+    public let expected: [String]
 
-    var testDescription: String { name }
+    public init(name: String, yaml: String, expected: [String]) {
+        self.name = name
+        self.yaml = yaml
+        self.expected = expected
+    }
+
+    public var description: String { name }
 
     /// A valid one-service config (`groups.web.services.api` running `tool` from the fixture's
     /// PATH) with `lines` added to the service, starting at line 6, column 9.
-    static func service(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
+    public static func service(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
         ConfigErrorCase(name: name, yaml: serviceYAML(lines), expected: expected)
     }
 
-    static func serviceYAML(_ lines: [String]) -> String {
+    public static func serviceYAML(_ lines: [String]) -> String {
         (["groups:", "  web:", "    services:", "      api:", "        command: [tool]"] + lines.map { "        " + $0 })
             .joined(separator: "\n") + "\n"
     }
 
     /// A valid group `web` (its service on lines 2-5) with `lines` added to the group from line 6, column 5.
-    static func group(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
+    public static func group(_ name: String, _ lines: [String], _ expected: [String]) -> ConfigErrorCase {
         let yaml = (["groups:", "  web:", "    services:", "      api:", "        command: [tool]"] + lines.map { "    " + $0 })
             .joined(separator: "\n") + "\n"
         return ConfigErrorCase(name: name, yaml: yaml, expected: expected)
     }
 }
 
-@Suite("Config: every bad config gets its exact message")
-struct ConfigErrorTableTests {
+extension ConfigErrorCase {
     static let api = "groups.web.services.api"
     static let bin = ConfigFixture.bin
     static let env = ConfigFixture.env
     static let work = ConfigFixture.work
 
-    static let cases: [ConfigErrorCase] = [
+    /// Every bad config the loader must reject, with its exact messages; shared by the loader's
+    /// tests and by `runnerd check`'s, which run the binary on each.
+    public static let table: [ConfigErrorCase] = [
         // The file as a whole.
         ConfigErrorCase(
             name: "YAML syntax error at libyaml's position", yaml: "groups:\n  web: [1, 2\n",
@@ -362,41 +368,4 @@ struct ConfigErrorTableTests {
             ]
         ),
     ]
-
-    @Test(arguments: cases)
-    func badConfigIsRejectedWithItsExactMessages(_ bad: ConfigErrorCase) {
-        #expect(ConfigFixture.errors(bad.yaml) == bad.expected)
-    }
-
-    @Test func tableCoversAtLeastThirtyBadConfigs() {
-        #expect(Self.cases.count >= 30)
-    }
-
-    @Test func missingFileSaysHowToFixIt() {
-        let missing = "\(ConfigFixture.directory)/no-such-runnerd.yaml"
-        #expect(throws: ConfigErrors([
-            ConfigError(
-                file: missing, line: 0, column: 0, keyPath: "",
-                message: "cannot read: No such file or directory; pass --config PATH or create it"
-            )
-        ])) {
-            try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
-        }
-        do {
-            _ = try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
-        } catch {
-            #expect(error.description == "\(missing): cannot read: No such file or directory; pass --config PATH or create it")
-        }
-    }
-
-    @Test func fileThatIsNotUTF8IsRejected() {
-        let path = "\(ConfigFixture.directory)/latin1.yaml"
-        // "café" in Latin-1: 0xE9 alone is not UTF-8.
-        ConfigFixture.write(path, bytes: Array("groups: {}\n# caf".utf8) + [0xE9, 0x0A], mode: 0o644)
-        #expect(throws: ConfigErrors([
-            ConfigError(file: path, line: 0, column: 0, keyPath: "", message: "is not UTF-8 text; save it as UTF-8")
-        ])) {
-            try ConfigLoader.load(path: path, environment: ConfigFixture.environment)
-        }
-    }
 }

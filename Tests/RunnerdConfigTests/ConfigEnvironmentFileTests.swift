@@ -1,5 +1,6 @@
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: environment files read the way systemd reads them")
 struct ConfigEnvironmentFileTests {

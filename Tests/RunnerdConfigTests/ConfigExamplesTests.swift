@@ -1,13 +1,14 @@
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: the shipped examples load")
 struct ConfigExamplesTests {
     /// `examples/` at the package root, found from this file's path
-    /// (`<root>/Tests/RunnerDaemonTests/Config/ConfigExamplesTests.swift`).
+    /// (`<root>/Tests/RunnerdConfigTests/ConfigExamplesTests.swift`).
     static let examples: String = {
         var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        components.removeLast(4)
+        components.removeLast(3)
         return components.joined(separator: "/") + "/examples"
     }()
 

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: valid configs load with defaults, lookups and merges applied")
 struct ConfigLoadingTests {

@@ -1,4 +1,5 @@
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 import Testing
 
 /// Inputs the fuzzer (Fuzz/) found, and what they led to, kept so that they stay fixed.

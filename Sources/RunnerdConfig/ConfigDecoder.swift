@@ -5,7 +5,7 @@ import Yams
 /// Each `decode...` method reports what is wrong with its part and returns the best value it can
 /// (a default in place of a bad value), so that decoding always reaches the end of the file. The
 /// result is only used when no problem was reported.
-struct ConfigDecoder {
+package struct ConfigDecoder {
     let file: String
     let document: YAMLDocument
     /// The daemon's environment: `PATH` for finding commands.

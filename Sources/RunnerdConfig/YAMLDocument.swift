@@ -9,7 +9,7 @@ import Yams
 /// again, until it composes. The decoder then sees both occurrences, strips the marker with
 /// ``keyText(_:)`` and reports the second one with the first one's line. Positions of nodes on a
 /// line that received a marker are shifted back by ``position(of:)``.
-struct YAMLDocument {
+package struct YAMLDocument {
     /// The root node; nil for an empty document.
     let root: Node?
     /// The markers inserted into the text, each at the start of one key.
@@ -121,7 +121,7 @@ struct YAMLDocument {
     }
 
     /// Whether libyaml ends a line at `scalar`: LF, CR (CR LF counts once), NEL, LS and PS.
-    static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
         case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": true
         default: false

@@ -1,5 +1,6 @@
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: the summary runnerd check prints")
 struct ConfigSummaryTests {

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
-import RunnerDaemon
+import RunnerdConfig
+import RunnerdTestSupport
 
 @Suite("Config: durations and signals as configs write them")
 struct ConfigValueTests {

@@ -1,0 +1,43 @@
+import Testing
+import RunnerdConfig
+import RunnerdTestSupport
+
+@Suite("Config: every bad config gets its exact message")
+struct ConfigErrorTableTests {
+    @Test(arguments: ConfigErrorCase.table)
+    func badConfigIsRejectedWithItsExactMessages(_ bad: ConfigErrorCase) {
+        #expect(ConfigFixture.errors(bad.yaml) == bad.expected)
+    }
+
+    @Test func tableCoversAtLeastThirtyBadConfigs() {
+        #expect(ConfigErrorCase.table.count >= 30)
+    }
+
+    @Test func missingFileSaysHowToFixIt() {
+        let missing = "\(ConfigFixture.directory)/no-such-runnerd.yaml"
+        #expect(throws: ConfigErrors([
+            ConfigError(
+                file: missing, line: 0, column: 0, keyPath: "",
+                message: "cannot read: No such file or directory; pass --config PATH or create it"
+            )
+        ])) {
+            try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
+        }
+        do {
+            _ = try ConfigLoader.load(path: missing, environment: ConfigFixture.environment)
+        } catch {
+            #expect(error.description == "\(missing): cannot read: No such file or directory; pass --config PATH or create it")
+        }
+    }
+
+    @Test func fileThatIsNotUTF8IsRejected() {
+        let path = "\(ConfigFixture.directory)/latin1.yaml"
+        // "café" in Latin-1: 0xE9 alone is not UTF-8.
+        ConfigFixture.write(path, bytes: Array("groups: {}\n# caf".utf8) + [0xE9, 0x0A], mode: 0o644)
+        #expect(throws: ConfigErrors([
+            ConfigError(file: path, line: 0, column: 0, keyPath: "", message: "is not UTF-8 text; save it as UTF-8")
+        ])) {
+            try ConfigLoader.load(path: path, environment: ConfigFixture.environment)
+        }
+    }
+}
