@@ -54,6 +54,10 @@ struct NotifyConnectionTests {
     func reportsWouldBlockAtOnceWhenTheReceiverQueueIsFull() throws {
         let receiver = try NotifyReceiver(.path)
         let connection = try NotifyConnection(socket: receiver.address)
+        // Should a send ever block, it then fails after 500 ms (and the timing below with it)
+        // instead of hanging the suite.
+        var limit = timeval(tv_sec: 0, tv_usec: 500_000)
+        try #require(setsockopt(connection.fileDescriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) == 0)
 
         let (queued, slowest) = try fillUntilWouldBlock(connection)
 

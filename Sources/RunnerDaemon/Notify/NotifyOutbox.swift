@@ -55,6 +55,9 @@ final class NotifyOutbox: @unchecked Sendable {
     private var blockedSince = ContinuousClock.now
     /// Messages sent since the current block began; for the drained notice.
     private var sentSinceBlocked = 0
+    /// `queue.droppedCount` when the current block began: messages are only dropped while
+    /// blocked, and each block's log lines name that block's drops.
+    private var droppedBeforeBlock = 0
     private var lastWarning: ContinuousClock.Instant?
     /// Whether a warning was logged for the current block, so that its end is logged too.
     private var warnedThisBlock = false
@@ -192,6 +195,7 @@ final class NotifyOutbox: @unchecked Sendable {
                     blocked = true
                     blockedSince = .now
                     sentSinceBlocked = 0
+                    droppedBeforeBlock = queue.droppedCount
                     loop.watchWritable(connection.fileDescriptor) { [self] in
                         drain()
                         publish()
@@ -222,11 +226,12 @@ final class NotifyOutbox: @unchecked Sendable {
         warnedThisBlock = true
         let address = connection?.address ?? ""
         logger.warning(
-            "systemd is not reading its notify socket \(address): \(queue.count) messages waiting\(droppedText()); runnerd keeps supervising and sends them in order once systemd reads (only the latest STATUS is kept)")
+            "systemd is not reading its notify socket \(address): \(queue.count) messages waiting\(droppedText()); runnerd keeps supervising and sends them in order once systemd reads (only the latest STATUS is kept); check whether systemd (PID 1) is overloaded or hung")
     }
 
     private func droppedText() -> String {
-        queue.droppedCount == 0 ? "" : " (\(queue.droppedCount) older messages dropped past the limit of \(queue.capacity))"
+        let dropped = queue.droppedCount - droppedBeforeBlock
+        return dropped == 0 ? "" : " (\(dropped) older messages dropped past the limit of \(queue.capacity))"
     }
 
     private func logFailure(_ error: NotifyError) {

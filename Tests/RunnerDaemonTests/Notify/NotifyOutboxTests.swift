@@ -106,6 +106,25 @@ struct NotifyOutboxTests {
     }
 
     @Test
+    func pastItsBoundTheOutboxDropsTheOldestOrderedMessagesAndSaysSo() async throws {
+        let receiver = try NotifyReceiver(.abstract)
+        let log = CollectedLog()
+        let outbox = NotifyOutbox(
+            connection: try NotifyConnection(socket: receiver.address), loop: Self.loop, logger: log.logger, capacity: 3)
+        let filled = try Self.fillQueue(of: receiver)
+        for index in 1...5 { outbox.post(.custom("X_N", String(index))) }
+        await Self.barrier()
+        #expect(outbox.snapshot.pending == 3 && outbox.snapshot.dropped == 2)
+
+        for _ in 0..<filled { _ = try await receiver.receiveAsync(timeout: .seconds(5)) }
+        var received: [String] = []
+        for _ in 0..<3 { received.append(try await receiver.receiveAsync(timeout: .seconds(5)).text) }
+        #expect(received == ["X_N=3", "X_N=4", "X_N=5"])
+        let lines = try await log.wait { $0.contains("reads its notify socket again") }
+        #expect(lines.last?.contains("sent the 3 messages that waited (2 older messages dropped past the limit of 3)") == true)
+    }
+
+    @Test
     func flushWaitsBoundedForSystemdToRead() async throws {
         let receiver = try NotifyReceiver(.abstract)
         let log = CollectedLog()
