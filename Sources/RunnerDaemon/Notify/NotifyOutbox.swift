@@ -21,8 +21,12 @@ import Systemd
 ///   and past the queue's bound the oldest ordered message (see ``NotifyQueue``).
 /// - Logging: a warning when systemd stops reading, at most one per `warningInterval` (30 s),
 ///   with how many messages wait; a notice when the queue has drained after such a warning. A
-///   message that cannot be encoded, or that the kernel refuses (not a full queue: systemd's
-///   socket is gone), is dropped and logged, also at most once per `warningInterval`.
+///   message the kernel refuses (not a full queue: systemd's socket is gone) is dropped and
+///   logged, at most once per `warningInterval` with a count of the others. A message that
+///   cannot be encoded (a programming error) is dropped and logged by `post`, every time.
+/// - The watchdog: post `.watchdog` alone, from the place that decides a ping is due. While
+///   systemd is not reading, pings collapse into the one already pending: a ping that cannot
+///   reach systemd keeps nothing alive, and one is enough once it reads again.
 /// - Without a notify socket (``init(connection:loop:logger:capacity:warningInterval:)`` with
 ///   `nil`), everything is a no-op.
 /// - Lifetime: while blocked, the loop holds the outbox through its writability handler. The
