@@ -177,7 +177,8 @@ final class NotifyOutbox: @unchecked Sendable {
         publish()
     }
 
-    /// Sends from the front until the queue is empty or systemd's queue is full.
+    /// Sends from the front until the queue is empty or systemd's queue is full, and publishes
+    /// the outcome.
     private func drain() {
         guard let connection else { return }
         while let message = queue.first {
@@ -202,10 +203,10 @@ final class NotifyOutbox: @unchecked Sendable {
                     droppedBeforeBlock = queue.droppedCount
                     loop.watchWritable(connection.fileDescriptor) { [self] in
                         drain()
-                        publish()
                     }
                     warnIfDue()
                 }
+                publish()
                 return
             }
         }
@@ -219,6 +220,8 @@ final class NotifyOutbox: @unchecked Sendable {
                     "systemd reads its notify socket again after \(waited); sent the \(sentSinceBlocked) messages that waited\(droppedText())")
             }
         }
+        // Published before a flush is told: whoever awaited it then reads the empty queue.
+        publish()
         finishFlushes()
     }
 
@@ -253,7 +256,6 @@ final class NotifyOutbox: @unchecked Sendable {
     private func startFlush(timeout: Duration, done: CheckedContinuation<Bool, Never>) {
         // A send attempt costs one system call; try now rather than wait for the next wake-up.
         drain()
-        publish()
         guard !queue.isEmpty else {
             done.resume(returning: true)
             return
