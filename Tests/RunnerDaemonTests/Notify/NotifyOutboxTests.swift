@@ -125,6 +125,30 @@ struct NotifyOutboxTests {
     }
 
     @Test
+    func aBlockedOutboxDeliversToTheSocketThatReplacedTheDeafOne() async throws {
+        let deaf = ReceiverBox(try NotifyReceiver(.abstract))
+        let address = deaf.receiver!.address
+        let log = CollectedLog()
+        let outbox = NotifyOutbox(connection: try NotifyConnection(socket: address), loop: Self.loop, logger: log.logger)
+        _ = try Self.fillQueue(of: deaf.receiver!)
+        outbox.post(.ready)
+        await Self.barrier()
+        #expect(outbox.snapshot.blocked)
+
+        // systemd's socket is closed and a new one bound at the same address. Closing wakes the
+        // blocked sender, which connects again. The swap runs on the loop, so that the wake-up is
+        // handled once the new socket exists: a send in between would be refused, and dropped.
+        let fresh = try await Self.onLoop { () -> Result<NotifyReceiver, any Error> in
+            deaf.receiver = nil
+            return Result { try NotifyReceiver(address: address) }
+        }.get()
+        outbox.post(.status("after"))
+        #expect(try await fresh.receiveAsync(timeout: .seconds(5)).text == "READY=1")
+        #expect(try await fresh.receiveAsync(timeout: .seconds(5)).text == "STATUS=after")
+        #expect(log.warnings.count == 1)
+    }
+
+    @Test
     func flushWaitsBoundedForSystemdToRead() async throws {
         let receiver = try NotifyReceiver(.abstract)
         let log = CollectedLog()
@@ -190,6 +214,13 @@ struct NotifyOutboxTests {
     }
 
     // MARK: - Helpers
+
+    /// A receiver that a closure on the loop can close.
+    final class ReceiverBox: @unchecked Sendable {
+        // @unchecked: the test hands it to the loop and touches it again only after that ran.
+        var receiver: NotifyReceiver?
+        init(_ receiver: NotifyReceiver) { self.receiver = receiver }
+    }
 
     struct QueueNeverFilled: Error {
         let address: String
