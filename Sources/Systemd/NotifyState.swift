@@ -104,6 +104,25 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         NotifyState(.custom(name: name, value: value))
     }
 
+    /// The field as it would appear in the datagram, for logs and test failures. For
+    /// ``reloading`` the timestamp is shown as a placeholder, since it is read at send time.
+    public var description: String {
+        switch kind {
+        case .ready: "READY=1"
+        case .reloading: "RELOADING=1\\nMONOTONIC_USEC=<now>"
+        case .stopping: "STOPPING=1"
+        case .status(let text): "STATUS=\(text)"
+        case .errno(let code): "ERRNO=\(code)"
+        case .busError(let name): "BUSERROR=\(name)"
+        case .mainPID(let pid): "MAINPID=\(pid)"
+        case .watchdog: "WATCHDOG=1"
+        case .watchdogTrigger: "WATCHDOG=trigger"
+        case .watchdogTimeout(let timeout): "WATCHDOG_USEC=<\(timeout)>"
+        case .extendTimeout(let extra): "EXTEND_TIMEOUT_USEC=<\(extra)>"
+        case .custom(let name, let value): "\(name)=\(value)"
+        }
+    }
+
     /// The name of the notify field this state sets, as in the datagram: `READY`, `RELOADING`,
     /// `STOPPING`, `STATUS`, `ERRNO`, `BUSERROR`, `MAINPID`, `WATCHDOG` (for both ``watchdog``
     /// and ``watchdogTrigger``), `WATCHDOG_USEC`, `EXTEND_TIMEOUT_USEC`, or a custom field's name.
@@ -123,25 +142,6 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         case .watchdogTimeout: "WATCHDOG_USEC"
         case .extendTimeout: "EXTEND_TIMEOUT_USEC"
         case .custom(let name, _): name
-        }
-    }
-
-    /// The field as it would appear in the datagram, for logs and test failures. For
-    /// ``reloading`` the timestamp is shown as a placeholder, since it is read at send time.
-    public var description: String {
-        switch kind {
-        case .ready: "READY=1"
-        case .reloading: "RELOADING=1\\nMONOTONIC_USEC=<now>"
-        case .stopping: "STOPPING=1"
-        case .status(let text): "STATUS=\(text)"
-        case .errno(let code): "ERRNO=\(code)"
-        case .busError(let name): "BUSERROR=\(name)"
-        case .mainPID(let pid): "MAINPID=\(pid)"
-        case .watchdog: "WATCHDOG=1"
-        case .watchdogTrigger: "WATCHDOG=trigger"
-        case .watchdogTimeout(let timeout): "WATCHDOG_USEC=<\(timeout)>"
-        case .extendTimeout(let extra): "EXTEND_TIMEOUT_USEC=<\(extra)>"
-        case .custom(let name, let value): "\(name)=\(value)"
         }
     }
 
