@@ -14,11 +14,12 @@ import Systemd
 /// the rest in order once systemd has read. It stops watching as soon as the queue is empty, so
 /// it costs no wake-ups while idle, and none while blocked beyond the one that says systemd read.
 ///
-/// - Never blocks: not the poster (which only encodes and calls `EventLoop.execute`), and not the
-///   loop (every send is non-blocking).
-/// - Order: messages go out in the order their ``post(_:)`` calls were made (as the loop's inbox
-///   sees them); superseded statuses and extra pings are the only ones dropped while blocked,
-///   and past the queue's bound the oldest ordered message (see ``NotifyQueue``).
+/// - Never blocks: not the poster (which encodes, takes a lock held for an append, and on the
+///   loop makes non-blocking sends), and not the loop.
+/// - Order: messages go out in the order their ``post(_:)`` calls were made; on the loop's
+///   thread a post is sent before it returns. Superseded statuses and extra pings are the only
+///   ones dropped while blocked, and past the queue's bound the oldest ordered message (see
+///   ``NotifyQueue``).
 /// - Logging: a warning when systemd stops reading, at most one per `warningInterval` (30 s),
 ///   with how many messages wait; a notice when the queue has drained after such a warning. A
 ///   message the kernel refuses (not a full queue: systemd's socket is gone) is dropped and
@@ -33,8 +34,9 @@ import Systemd
 ///   daemon keeps one outbox for its whole life.
 final class NotifyOutbox: @unchecked Sendable {
     // @unchecked: `queue`, `blocked`, the log bookkeeping and `flushWaiters` are touched only on
-    // the loop thread (every entry point hops there with `execute`); `connection`, `loop`,
-    // `logger` and the settings are fixed at init; the published counts are atomics.
+    // the loop thread (every entry point runs there or hops there with `execute`); `incoming` is
+    // guarded by its Mutex; `connection`, `loop`, `logger` and the settings are fixed at init;
+    // the published counts are atomics.
 
     /// How the outbox is doing, as last published by the loop; for tests and status output.
     struct Snapshot: Sendable, Equatable {
@@ -55,6 +57,8 @@ final class NotifyOutbox: @unchecked Sendable {
     private let warningInterval: Duration
 
     private var queue: NotifyQueue
+    /// Posted messages the loop has not taken into `queue` yet.
+    private let incoming = Mutex<[NotifyQueue.Message]>([])
     private var blocked = false
     private var blockedSince = ContinuousClock.now
     /// Messages sent since the current block began; for the drained notice.
@@ -111,8 +115,13 @@ final class NotifyOutbox: @unchecked Sendable {
     /// Whether messages go anywhere (there is a notify socket).
     var isEnabled: Bool { connection != nil }
 
-    /// Queues `states` as one datagram and returns at once; the loop sends it as soon as systemd's
-    /// queue has room. Any thread, including the loop's.
+    /// Queues `states` as one datagram and returns at once. Any thread, including the loop's.
+    ///
+    /// On the loop's thread the message is sent (or, while systemd is not reading, queued)
+    /// before `post` returns, so it reaches systemd before anything the caller does next on the
+    /// loop: a `STOPPING=1` posted before the first stop signal is in systemd's queue before that
+    /// signal is sent. From another thread, the loop sends it on its next pass. Either way,
+    /// messages go out in the order their `post` calls were made.
     ///
     /// The datagram is encoded here, so `RELOADING=1`'s `MONOTONIC_USEC` is the time of this
     /// call. A value that cannot be encoded (a `STATUS=` with a newline) is logged and dropped.
@@ -130,8 +139,19 @@ final class NotifyOutbox: @unchecked Sendable {
             logger.warning("cannot notify the service manager: \(error); message dropped")
             return
         }
-        loop.execute { [self] in
-            enqueue(message)
+        // Every post passes through `incoming`, whose lock orders posts from all threads. Whoever
+        // makes it non-empty sees to it that the loop takes it: the loop itself at once, another
+        // thread by handing the loop a take.
+        let first = incoming.withLock { incoming in
+            incoming.append(message)
+            return incoming.count == 1
+        }
+        if loop.inLoop {
+            takeIncoming()
+        } else if first {
+            loop.execute { [self] in
+                takeIncoming()
+            }
         }
     }
 
@@ -167,13 +187,20 @@ final class NotifyOutbox: @unchecked Sendable {
 
     // MARK: - On the loop
 
-    private func enqueue(_ message: NotifyQueue.Message) {
-        queue.append(message)
-        if blocked {
-            warnIfDue()
-        } else {
-            drain()
+    /// Moves every posted message into the queue, in the order posted, and sends what it can.
+    private func takeIncoming() {
+        let messages = incoming.withLock { incoming in
+            defer { incoming = [] }
+            return incoming
         }
+        guard !messages.isEmpty else { return }
+        // One at a time: while systemd reads, each message is sent as it comes, and only a block
+        // makes them wait and coalesce.
+        for message in messages {
+            queue.append(message)
+            if !blocked { drain() }
+        }
+        if blocked { warnIfDue() }
         publish()
     }
 
@@ -254,7 +281,9 @@ final class NotifyOutbox: @unchecked Sendable {
     }
 
     private func startFlush(timeout: Duration, done: CheckedContinuation<Bool, Never>) {
-        // A send attempt costs one system call; try now rather than wait for the next wake-up.
+        // Posts made before the flush first; then a send attempt, which costs one system call,
+        // rather than a wait for the next wake-up.
+        takeIncoming()
         drain()
         guard !queue.isEmpty else {
             done.resume(returning: true)

@@ -27,6 +27,36 @@ struct NotifyOutboxTests {
     }
 
     @Test
+    func aPostOnTheLoopIsInSystemdsQueueBeforeItReturns() async throws {
+        let receiver = try NotifyReceiver(.abstract)
+        let log = CollectedLog()
+        let outbox = NotifyOutbox(connection: try NotifyConnection(socket: receiver.address), loop: Self.loop, logger: log.logger)
+
+        // What the loop does right after posting (a stop signal, say) comes after the datagram.
+        let queuedAtReturn = await Self.onLoop { () -> String? in
+            outbox.post(.stopping)
+            return try? receiver.receive(timeout: .zero).text
+        }
+        #expect(queuedAtReturn == "STOPPING=1")
+    }
+
+    @Test
+    func postsFromAnotherThreadStillWaitingForTheLoopGoOutBeforeALaterPostOnTheLoop() async throws {
+        let receiver = try NotifyReceiver(.abstract)
+        let log = CollectedLog()
+        let outbox = NotifyOutbox(connection: try NotifyConnection(socket: receiver.address), loop: Self.loop, logger: log.logger)
+
+        await Self.onLoop {
+            // The loop is busy here, so this post from another thread waits for its next pass...
+            Self.runOnNewThread { outbox.post(.status("posted first, elsewhere")) }
+            // ...and a post on the loop made after it must not overtake it.
+            outbox.post(.ready)
+        }
+        #expect(try await receiver.receiveAsync(timeout: .seconds(5)).text == "STATUS=posted first, elsewhere")
+        #expect(try await receiver.receiveAsync(timeout: .seconds(5)).text == "READY=1")
+    }
+
+    @Test
     func aDeafSystemdBlocksNeitherThePosterNorTheLoopAndLosesOnlySupersededStatuses() async throws {
         let receiver = try NotifyReceiver(.path)
         let log = CollectedLog()
@@ -238,6 +268,23 @@ struct NotifyOutboxTests {
         await withCheckedContinuation { (done: CheckedContinuation<Value, Never>) in
             loop.execute { done.resume(returning: body()) }
         }
+    }
+
+    /// Runs `body` on a new thread and waits for it to finish.
+    static func runOnNewThread(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable {
+            // @unchecked: handed to exactly one thread, which runs it once.
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        precondition(status == 0, "pthread_create failed: \(status)")
+        pthread_join(thread, nil)
     }
 
     /// How long the loop takes to run a closure handed to it now.
