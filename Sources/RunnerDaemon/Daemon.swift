@@ -21,6 +21,13 @@ public final class Daemon: Sendable {
         public static let config: Int32 = 78
     }
 
+    /// A watchdog shorter than this cannot be honoured: a ping goes through the event loop, a
+    /// Swift task and the lifecycle machine, and a busy machine may take milliseconds for that.
+    static let shortestHonouredWatchdog: Duration = .milliseconds(20)
+    /// However short the watchdog, pings never go out more often than this, so that a tiny
+    /// `WATCHDOG_USEC` cannot turn the daemon into a datagram pump.
+    static let shortestPingInterval: Duration = .milliseconds(5)
+
     private let configPath: String
     private let initialConfig: DaemonConfig
     private let logger: Logger
@@ -138,13 +145,18 @@ public final class Daemon: Sendable {
             return nil
         }
         guard let settings else { return nil }
-        logger.info("watchdog: \(DurationText.format(settings.timeout)); pinging every \(DurationText.format(settings.pingInterval))")
+        let interval = max(settings.pingInterval, Self.shortestPingInterval)
+        if settings.timeout < Self.shortestHonouredWatchdog {
+            logger.warning("watchdog: WatchdogSec=\(DurationText.format(settings.timeout)) is shorter than runnerd can honour (\(DurationText.format(Self.shortestHonouredWatchdog))); pinging every \(DurationText.format(interval)), no more often; raise WatchdogSec=")
+        } else {
+            logger.info("watchdog: \(DurationText.format(settings.timeout)); pinging every \(DurationText.format(interval))")
+        }
         let stop = CancellationToken()
         let loop = supervisor.loop
         @Sendable func tick() {
             guard !stop.isCancelled else { return }
             Task { supervisor.post(.watchdogTick) }
-            loop.schedule(after: settings.pingInterval) { tick() }
+            loop.schedule(after: interval) { tick() }
         }
         loop.execute { tick() }
         return stop

@@ -204,7 +204,7 @@ final class Supervisor: @unchecked Sendable {
                 report(service, .started)
             },
             ready: { service in
-                if service.config.ready != nil { logger.info("group \(service.group): service \(service.config.name) is ready") }
+                if !quiet, service.config.ready != nil { logger.info("group \(service.group): service \(service.config.name) is ready") }
                 report(service, .ready)
             },
             status: { service, text in report(service, .status(text)) },

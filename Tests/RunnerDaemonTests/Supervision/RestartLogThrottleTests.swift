@@ -74,7 +74,11 @@ struct RestartLogThrottleTests {
     @Test func aFlappingGroupLogsASummaryPerIntervalInsteadOfALinePerRestart() async throws {
         let log = CollectedLog()
         let harness = ServiceHarness()
-        let service = ServiceConfig(name: "blip", command: ["/bin/true"], executable: "/bin/true")
+        // It prints the line its readiness probe waits for, so that each run can also log "is ready".
+        let service = ServiceConfig(
+            name: "blip", command: ["/bin/sh", "-c", "echo up"], executable: "/bin/sh",
+            ready: ReadyProbe(check: .logLine(pattern: "up"), timeout: .seconds(5))
+        )
         let config = GroupConfig(
             name: "flap", restart: .always, restartDelay: .milliseconds(1), restartDelayMax: .milliseconds(1),
             maxRestarts: 1_000_000, restartWindow: .milliseconds(1), required: false,
@@ -135,5 +139,8 @@ struct RestartLogThrottleTests {
         let (loud, quiet) = runs.withLock { $0 }
         #expect(loud == 3)
         #expect(quiet >= 6)
+        // A quiet run does not say it is ready either (a flapping group with a probe logged 410
+        // such lines in 20 s).
+        #expect(lines.filter { $0.hasSuffix("is ready") }.count <= loud, "\(lines)")
     }
 }
