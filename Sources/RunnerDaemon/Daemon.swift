@@ -109,7 +109,8 @@ public final class Daemon: Sendable {
                     } catch {
                         logger.warning("cannot notify the service manager: \(error)")
                     }
-                }
+                },
+                tagsLogLines: logTarget.isJournal
             )
         )
 

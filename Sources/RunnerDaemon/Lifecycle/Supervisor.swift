@@ -34,6 +34,10 @@ final class Supervisor: @unchecked Sendable {
         var loadConfig: @Sendable () -> Result<DaemonConfig, ConfigErrors>
         /// Hands a notify message to systemd without blocking.
         var notify: @Sendable ([NotifyState]) -> Void
+        /// Whether log lines about a group or service carry `RUNNERD_GROUP=` and
+        /// `RUNNERD_SERVICE=` (as journal fields), so that `journalctl RUNNERD_GROUP=web` finds
+        /// them beside the group's output. Off on a terminal, where they would only clutter lines.
+        var tagsLogLines = false
     }
 
     let loop: EventLoop
@@ -147,7 +151,7 @@ final class Supervisor: @unchecked Sendable {
             case .scheduleSummary(let at):
                 schedule(at: at) { [self] in perform(group.machine.handle(.summaryDue(at: .now)), in: group) }
             case .log(let level, let message):
-                logger.log(level: level, "\(message)")
+                log(level, message, group: group.config.name)
             case .report(let report):
                 if case .ended = report { groups[group.generation] = nil }
                 perform(daemon.handle(.group(group.config.name, generation: group.generation, report), at: .now))
@@ -197,25 +201,33 @@ final class Supervisor: @unchecked Sendable {
                 }
             }
         }
-        let logger = self.logger
         return ProcessService.Events(
-            spawned: { service, pid in
-                if !quiet { logger.info("group \(service.group): service \(service.config.name) started (pid \(pid))") }
+            spawned: { [self] service, pid in
+                if !quiet { log(.info, "group \(service.group): service \(service.config.name) started (pid \(pid))", group: service.group, service: service.config.name) }
                 report(service, .started)
             },
-            ready: { service in
-                if !quiet, service.config.ready != nil { logger.info("group \(service.group): service \(service.config.name) is ready") }
+            ready: { [self] service in
+                if !quiet, service.config.ready != nil { log(.info, "group \(service.group): service \(service.config.name) is ready", group: service.group, service: service.config.name) }
                 report(service, .ready)
             },
             status: { service, text in report(service, .status(text)) },
-            escaped: { service, pids, signal in
+            escaped: { [self] service, pids, signal in
                 let one = pids.count == 1
                 let list = pids.map(String.init).joined(separator: ", ")
-                logger.warning("group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))")
+                log(.warning, "group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))", group: service.group, service: service.config.name)
             },
             failed: { service in report(service, .failed) },
             lingering: { service in report(service, .lingering) }
         )
+    }
+
+    /// Logs a line about a group, or one of its services, tagged with their names where the
+    /// destination keeps such fields. Safe from any thread.
+    private func log(_ level: Logger.Level, _ message: String, group: String, service: String? = nil) {
+        guard dependencies.tagsLogLines else { return logger.log(level: level, "\(message)") }
+        var metadata: Logger.Metadata = ["RUNNERD_GROUP": .string(group)]
+        if let service { metadata["RUNNERD_SERVICE"] = .string("\(group)/\(service)") }
+        logger.log(level: level, "\(message)", metadata: metadata)
     }
 
     /// A killed service's task ends once its process group is gone, which SIGKILL ensures; the

@@ -17,8 +17,14 @@ final class LogWriter: Sendable {
     enum Target: Sendable {
         /// Lines prefixed `group/service | ` on this file descriptor (the daemon's stdout).
         case terminal(fd: Int32)
-        /// Native journal entries: `SYSLOG_IDENTIFIER=<service>`, `RUNNERD_GROUP=<group>`.
+        /// Native journal entries: `SYSLOG_IDENTIFIER=<service>`, `RUNNERD_GROUP=<group>`,
+        /// `RUNNERD_SERVICE=<group>/<service>`.
         case journal
+
+        var isJournal: Bool {
+            if case .journal = self { return true }
+            return false
+        }
     }
 
     /// Which pipe of the service a line came from.
@@ -44,7 +50,8 @@ final class LogWriter: Sendable {
             journalFields = [
                 .syslogIdentifier(service),
                 (try? JournalField(name: "RUNNERD_GROUP", value: group)) ?? .syslogIdentifier(service),
-                (try? JournalField(name: "RUNNERD_SERVICE", value: service)) ?? .syslogIdentifier(service),
+                // The same value as the RUNNERD_SERVICE variable in the service's environment.
+                (try? JournalField(name: "RUNNERD_SERVICE", value: "\(group)/\(service)")) ?? .syslogIdentifier(service),
             ]
         }
     }

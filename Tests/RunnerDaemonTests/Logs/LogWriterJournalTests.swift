@@ -22,7 +22,7 @@ struct LogWriterJournalTests {
         }
         let first = fields(try await journald.receiveAsync(timeout: .seconds(5)))
         let second = fields(try await journald.receiveAsync(timeout: .seconds(5)))
-        let common = ["SYSLOG_IDENTIFIER=api", "RUNNERD_GROUP=web", "RUNNERD_SERVICE=api"]
+        let common = ["SYSLOG_IDENTIFIER=api", "RUNNERD_GROUP=web", "RUNNERD_SERVICE=web/api"]
         #expect(first == common + ["MESSAGE=listening on 8080", "PRIORITY=6", "SYSLOG_PID=4242"])
         #expect(second == common + ["MESSAGE=disk almost full", "PRIORITY=4", "SYSLOG_PID=4242"])
     }
