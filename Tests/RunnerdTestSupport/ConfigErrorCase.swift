@@ -80,7 +80,7 @@ extension ConfigErrorCase {
         ),
         ConfigErrorCase(
             name: "an unknown key in defaults", yaml: "defaults: { restart: never }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
-            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout and group-interrupt-timeout; set restart on each group or service"]
+            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout, group-interrupt-timeout and log-rate-limit; set restart on each group or service"]
         ),
         // Groups.
         ConfigErrorCase(
@@ -366,6 +366,26 @@ extension ConfigErrorCase {
                 "runnerd.yaml:6:31: groups.web.services.api.ready.timeout: is set twice; the first is on line 6; remove one",
                 #"runnerd.yaml:6:49: groups.web.services.api.ready.tcp: "8080" has no port; write host:port, e.g. 127.0.0.1:8080"#,
             ]
+        ),
+        .service(
+            "stderr-priority that is not a syslog priority", ["stderr-priority: loud"],
+            [#"runnerd.yaml:6:26: groups.web.services.api.stderr-priority: "loud" is not a syslog priority; write one of emerg, alert, crit, err, warning, notice, info or debug, or a number from 0 to 7"#]
+        ),
+        .service(
+            "level-prefix that is not a boolean", ["level-prefix: maybe"],
+            [#"runnerd.yaml:6:23: groups.web.services.api.level-prefix: "maybe" is not true or false; write true or false"#]
+        ),
+        .service(
+            "log-rate-limit with a zero burst and an interval that is not a duration", ["log-rate-limit: { burst: 0, interval: soon }"],
+            [
+                #"runnerd.yaml:6:34: groups.web.services.api.log-rate-limit.burst: "0" is too small; write at least 1, e.g. 10000"#,
+                #"runnerd.yaml:6:47: groups.web.services.api.log-rate-limit.interval: "soon" is not a duration; write e.g. 30s, 250ms or 1m30s"#,
+            ]
+        ),
+        ConfigErrorCase(
+            name: "log-rate-limit in defaults with an unknown key",
+            yaml: "defaults: { log-rate-limit: { burst: 100, interval: 10s, extra: 1 } }\ngroups:\n  web:\n    services:\n      api:\n        command: [tool]\n",
+            expected: ["runnerd.yaml:1:58: defaults.log-rate-limit.extra: unknown key; valid keys here are burst and interval"]
         ),
     ]
 }

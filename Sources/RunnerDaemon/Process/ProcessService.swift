@@ -180,7 +180,10 @@ final class ProcessService: Sendable {
 
     @inline(never)
     private func prepare() throws -> Launch {
-        let source = LogWriter.Source(group: group, service: config.name)
+        let source = LogWriter.Source(
+            group: group, service: config.name, stderrPriority: SyslogPriority(rawValue: config.stderrPriority) ?? .warning,
+            levelPrefix: config.levelPrefix, rateLimit: config.logRateLimit
+        )
         let stdout = try OutputPipe(source: source, stream: .stdout, router: context.router)
         let stderr: OutputPipe
         do {
