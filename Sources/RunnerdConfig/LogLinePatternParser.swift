@@ -5,6 +5,9 @@
 struct LogLinePatternParser {
     /// The largest count a `{m,n}` quantifier may use.
     static let maximumCount = 1000
+    /// The deepest groups may nest: the parser recurses once per level, and a pattern of a
+    /// hundred thousand `(` must be an error, not a stack overflow.
+    static let maximumDepth = 100
 
     private let scalars: [Unicode.Scalar]
     private var position = 0
@@ -138,6 +141,9 @@ struct LogLinePatternParser {
             default:
                 throw .unsupported("the group syntax \(text(from: start, count: 3))", at: start + 1, instead: "write a plain group (...) or (?:...) instead")
             }
+        }
+        guard depth < Self.maximumDepth else {
+            throw LogLinePatternProblem("nests groups more than \(Self.maximumDepth) deep at character \(start + 1); write fewer groups")
         }
         depth += 1
         let body = try parseAlternation()

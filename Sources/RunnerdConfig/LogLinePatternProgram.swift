@@ -5,8 +5,11 @@
 /// O(instructions × n) time and O(instructions) memory, whatever the pattern. (A backtracking
 /// engine runs `^(a|aa)+$` on 100 `a`s and a `!` for longer than the universe has existed.)
 struct LogLinePatternProgram: Sendable {
-    /// The most instructions a program may have once counted repetitions are expanded.
-    static let maximumSize = 20_000
+    /// The most instructions a program may have once counted repetitions are expanded. Time per
+    /// line is bounded by size × length: at this size, a 16 KiB line (the longest the daemon
+    /// passes on) that keeps every state alive costs tens of milliseconds in a release build
+    /// (docs/config.md); the patterns people write for a probe need tens of instructions.
+    static let maximumSize = 1_000
 
     enum Instruction: Sendable, Equatable {
         /// Consume this scalar.
@@ -30,6 +33,7 @@ struct LogLinePatternProgram: Sendable {
     /// Compiles `syntax`, or throws when its counted repetitions expand beyond `maximumSize`.
     init(_ syntax: LogLinePatternSyntax) throws(LogLinePatternProblem) {
         guard Self.size(of: syntax) <= Self.maximumSize else {
+            // Checked on the tree before compiling, so that `(a{1000}){1000}` allocates nothing.
             throw LogLinePatternProblem(
                 "is too large once its counted repetitions are expanded (over \(Self.maximumSize) steps); use + or * instead of large counts"
             )
@@ -48,8 +52,11 @@ struct LogLinePatternProgram: Sendable {
         case .sequence(let parts): return parts.reduce(0) { add($0, size(of: $1)) }
         case .alternation(let branches): return branches.reduce(2 * (branches.count - 1)) { add($0, size(of: $1)) }
         case .repetition(let body, let minimum, let maximum):
-            let one = add(size(of: body), 1)
-            return multiply(one, add(maximum ?? minimum, 1))
+            // As `emit` lays them out: the required copies, then a split per optional copy, or
+            // one loop (a split after the last required copy, or split and jump around a star).
+            let body = size(of: body)
+            guard let maximum else { return add(multiply(body, max(minimum, 1)), minimum == 0 ? 2 : 1) }
+            return add(multiply(body, minimum), multiply(add(body, 1), maximum - minimum))
         }
     }
 

@@ -69,6 +69,9 @@ struct LogLinePatternTests {
         ("x|", "anything", true),
         ("^$", "", true),
         ("^$", "a", false),
+        (String(repeating: "(", count: 100) + "a" + String(repeating: ")", count: 100), "xay", true),
+        (#"^\d{1,300}$"#, String(repeating: "7", count: 300), true),
+        (#"^\d{1,300}$"#, String(repeating: "7", count: 301), false),
     ]
 
     @Test func theTableOfPatternsAndLinesHasTheExpectedAnswers() throws {
@@ -190,7 +193,9 @@ struct LogLinePatternTests {
         (#"\p{L}+"#, #"uses the Unicode property \p at character 1, which log-line patterns do not support; write a class such as [A-Za-z] or \w instead"#),
         ("[[:alpha:]]", #"uses a nested or POSIX class [ inside a class at character 2, which log-line patterns do not support; write \[ to match a ["#),
         ("a{1001}", "repeats {1001} at character 2, more than the 1000 times a log-line pattern may count; use + or * for long runs"),
-        ("(a{1000}){1000}", "is too large once its counted repetitions are expanded (over 20000 steps); use + or * instead of large counts"),
+        ("(a{1000}){1000}", "is too large once its counted repetitions are expanded (over 1000 steps); use + or * instead of large counts"),
+        (#"\d{1,1000}"#, "is too large once its counted repetitions are expanded (over 1000 steps); use + or * instead of large counts"),
+        (String(repeating: "(", count: 100_000), "nests groups more than 100 deep at character 101; write fewer groups"),
         ("listening (on", #"is not a valid regular expression: the ( at character 11 is not closed; close it with ), or write \( to match a ("#),
         ("ready)", #"is not a valid regular expression: the ) at character 6 closes no group; remove it, or write \) to match a )"#),
         ("[abc", #"is not a valid regular expression: the [ at character 1 is not closed; close it with ], or write \[ to match a ["#),
