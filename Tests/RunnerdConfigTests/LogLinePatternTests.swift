@@ -38,6 +38,9 @@ struct LogLinePatternTests {
         (#"\bport\b"#, "the port is", true),
         (#"\bport\b"#, "airport", false),
         (#"\Bport"#, "airport", true),
+        (#"\b0"#, "x0", false),
+        (#"\bb"#, "a1b", false),
+        (#"\b1"#, "{1}", true),
         ("ready|listening", "now listening", true),
         ("ready|listening", "starting", false),
         ("(a|aa)+$", "aaaa", true),
@@ -262,5 +265,33 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Random text made of regex syntax: the parser either accepts or rejects it, never crashes, and
+/// an accepted pattern matches without crashing. Where Swift's `Regex` accepts the pattern too,
+/// the two agree on every line tried (but for word boundaries next to digits).
+@Suite("LogLine pattern: random syntax")
+struct LogLinePatternRandomSyntaxTests {
+    @Test func randomSyntaxIsAcceptedOrRejectedAndAgreesWithRegexWhereBothAccept() throws {
+        let alphabet = Array(#"ab()[]{}|*+?.^$\-,:<>=!1dwsbBx0i2"#).map(String.init)
+        let lines = ["", "a", "b", "ab", "ba", "aab", "a-b", "{1}", "a1b", "x0", " a", "(a)", "a\\b", "]", "[a]", "a|b", "a,b"]
+        var generator = SplitMix(seed: 2026)
+        var disagreements: [String] = []
+        var accepted = 0
+        for _ in 0..<4_000 {
+            let pattern = (0..<Int.random(in: 1...8, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+            guard let ours = try? LogLinePattern(pattern) else { continue }
+            accepted += 1
+            let answers = lines.map { ours.matches(Array($0.utf8)) }
+            // Swift's `\b` takes a digit for a non-word character; ours follows `\w`, as PCRE and grep do (see the table).
+            guard !pattern.contains(#"\b"#) && !pattern.contains(#"\B"#) else { continue }
+            guard let regex = try? Regex(pattern).matchingSemantics(.unicodeScalar).wordBoundaryKind(.simple) else { continue }
+            for (line, answer) in zip(lines, answers) where ((try? regex.firstMatch(in: line)) != nil) != answer {
+                disagreements.append("/\(pattern)/ on \(line.debugDescription): ours \(answer)")
+            }
+        }
+        #expect(accepted > 500, "only \(accepted) random patterns were accepted: the test tries too little")
+        #expect(disagreements.isEmpty, "\(disagreements.count) disagreements, e.g. \(disagreements.prefix(20))")
     }
 }
