@@ -319,7 +319,27 @@ extension ConfigErrorCase {
         ),
         .service(
             "an invalid log-line pattern", [#"ready: { log-line: "listening (on" }"#],
-            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "listening (on" is not a valid regular expression (expected ')'); fix the pattern or escape special characters with \"#]
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "listening (on" is not a valid regular expression: the ( at character 11 is not closed; close it with ), or write \( to match a ("#]
+        ),
+        .service(
+            "a log-line pattern with a backreference", [#"ready: { log-line: '(ready) \1' }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "(ready) \\1" uses the backreference \1 at character 9, which needs backtracking; log-line patterns run in linear time, so that no line can stall the daemon: repeat the text itself instead"#]
+        ),
+        .service(
+            "a log-line pattern with a lookahead", [#"ready: { log-line: "ready(?! not)" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "ready(?! not)" uses a lookahead (?! at character 6, which needs backtracking; log-line patterns run in linear time, so that no line can stall the daemon: match the text after it as part of the pattern"#]
+        ),
+        .service(
+            "a log-line pattern with a possessive quantifier", [#"ready: { log-line: "ready.*+" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "ready.*+" uses the possessive quantifier *+ at character 7, which log-line patterns do not support; write * instead"#]
+        ),
+        .service(
+            "a log-line pattern with an inline option", [#"ready: { log-line: "(?m)^ready" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "(?m)^ready" uses the inline option (?m at character 1, which log-line patterns do not support; only (?i) at the very start is supported, for case-insensitive matching"#]
+        ),
+        .service(
+            "a log-line pattern with too large a count", [#"ready: { log-line: "^a{5000}$" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "^a{5000}$" repeats {5000} at character 3, more than the 1000 times a log-line pattern may count; use + or * for long runs"#]
         ),
         .service(
             "notify turned off", ["ready: { notify: false }"],
