@@ -54,6 +54,32 @@ struct SignalTests {
         #expect(task.stopperCalls == 1)
     }
 
+    @Test func aSlowStopperHoldsBackNeitherTheSecondSignalNorTheSignalThread() async throws {
+        let repeats = AsyncStream<Int32>.makeStream()
+        let token = CancellationToken.signals([SIGINT], onRepeat: { repeats.continuation.yield($0) })
+        let stop = CancellationToken()
+        let stopperEntered = AsyncStream<String>.makeStream()
+        let releaseStopper = CancellationToken()
+        defer { releaseStopper.cancel() }
+        let group = GroupRunner(interruptDuration: .seconds(5))
+        try group.add(Runner(id: "slow-stopper", task: { await stop.wait() }, stopper: {
+            stopperEntered.continuation.yield(currentThreadName())
+            block(until: releaseStopper, atMost: .seconds(3))
+            stop.cancel()
+        }))
+        let running = Task { try await group.run(token) }
+        try await Task.sleep(for: .milliseconds(50))
+        kill(getpid(), SIGINT)
+        let stopperThread = try #require(await next(stopperEntered.stream, within: .seconds(5)))
+        #expect(stopperThread == "runner-worker")
+        // The stopper is still blocked; a second Ctrl-C must get through at once all the same.
+        kill(getpid(), SIGINT)
+        #expect(await next(repeats.stream, within: .seconds(1)) == SIGINT)
+        releaseStopper.cancel()
+        let results = try await running.value
+        #expect(results.map(\.runnerID) == ["slow-stopper"] && results[0].error == nil)
+    }
+
     @Test func subscriptionsSeeEverySignalFromAnyThread() async throws {
         let seen = AsyncStream<Int32>.makeStream()
         let subscription = SignalSubscription([SIGUSR1]) { seen.continuation.yield($0) }
