@@ -3,14 +3,22 @@ import Synchronization
 /// Runs several runners together: either all of them run, or none does.
 ///
 /// When any task finishes, for any reason, or the token is cancelled, or `interrupt()` is
-/// called, every runner that has not finished is interrupted: the stoppers are called one after
-/// another on the interrupting thread, so they should return quickly. Then the group's interrupt
-/// timeout starts. Runners still outstanding when it runs out get a `TimeoutError` with
-/// `scope == .group` that names them, and the group is done. Each runner's own interrupt
-/// duration still applies inside the group; keep it shorter than the group's to learn which
-/// runner hung from its own timeout.
+/// called, every runner that has not finished is interrupted:
 ///
-/// A group yields exactly one result per runner, in the order the results arrive.
+/// - The stoppers are called one after another, in the order the runners were added, on the
+///   interrupting thread: the one that cancelled the token or called `interrupt()`, or whose
+///   task finished. (A token from `CancellationToken.signals` cancels on the elastic executor.)
+///   Each stopper runs only after the previous one has returned, as in Go, so stoppers should
+///   return quickly.
+/// - Each runner's own interrupt timeout starts just before its stopper is called. A slow
+///   stopper therefore delays the stoppers after it, but never shortens or stretches anyone's
+///   limit: a runner's `TimeoutError` always comes its own duration after its stopper was called.
+/// - The group's interrupt timeout starts once the last stopper has returned. Runners still
+///   outstanding when it runs out get a `TimeoutError` with `scope == .group` that names them,
+///   and the group is done.
+///
+/// Keep each runner's duration shorter than the group's, to learn which runner hung from its
+/// own timeout. A group yields exactly one result per runner, in the order the results arrive.
 public final class GroupRunner: Sendable {
     /// The interrupt duration of groups created without one: 15 seconds unless changed.
     /// Reading and writing it is thread-safe; a change affects groups created afterwards.
@@ -49,6 +57,7 @@ public final class GroupRunner: Sendable {
         var results: [RunResult] = []
         var sink: Sink?
         var timers: [TimerQueue.Handle] = []
+        var deadlines: [InterruptDeadlines] = []
     }
 
     /// Creates an empty group.
@@ -202,21 +211,34 @@ public final class GroupRunner: Sendable {
 
     private func interruptRunners() {
         let runners = state.withLock { $0.runners }
-        // Runners waiting for their own interrupt duration, grouped by it, so that the whole
-        // group needs one timer per distinct duration rather than one per runner. The timers start
-        // after the last stopper returned, so no runner ever gets less than its full duration.
-        var expiring: [Duration: [Runner]] = [:]
-        for runner in runners where runner.interruptForGroup() {
-            expiring[runner.interruptDuration, default: []].append(runner)
+        // One timer per distinct interrupt duration rather than one per runner; see
+        // `InterruptDeadlines`. Each runner's timeout starts right before its own stopper.
+        var deadlines: [Duration: InterruptDeadlines] = [:]
+        for runner in runners {
+            runner.interruptForGroup { runner in
+                if let shared = deadlines[runner.interruptDuration] {
+                    shared.start(runner)
+                } else if let fresh = registerDeadlines(runner.interruptDuration) {
+                    deadlines[runner.interruptDuration] = fresh
+                    fresh.start(runner)
+                }
+            }
         }
+        // As in Go, the group's own timeout starts once every stopper has returned.
         state.withLock { state in
             guard state.phase == .interrupting else { return }
             state.timers.append(TimerQueue.shared.schedule(after: interruptDuration) { [self] in groupTimedOut() })
-            for (duration, runners) in expiring {
-                state.timers.append(TimerQueue.shared.schedule(after: duration) {
-                    for runner in runners { runner.expireInterrupt() }
-                })
-            }
+        }
+    }
+
+    /// New deadlines for one duration, cancelled with the group's timers; nil once the group has
+    /// every result, when no timeout is needed any more.
+    private func registerDeadlines(_ duration: Duration) -> InterruptDeadlines? {
+        state.withLock { state in
+            guard state.phase == .interrupting else { return nil }
+            let deadlines = InterruptDeadlines(duration: duration)
+            state.deadlines.append(deadlines)
+            return deadlines
         }
     }
 
@@ -253,9 +275,11 @@ private struct Completion {
     let continuation: UnsafeContinuation<[RunResult], Never>?
     let results: [RunResult]
     let timers: [TimerQueue.Handle]
+    let deadlines: [InterruptDeadlines]
 
     func complete() {
         for timer in timers { TimerQueue.shared.cancel(timer) }
+        for deadlines in deadlines { deadlines.cancel() }
         continuation?.resume(returning: results)
     }
 }
@@ -278,13 +302,14 @@ extension GroupRunner.State {
         phase = .finished
         defer {
             timers = []
+            deadlines = []
             results = []
             sink = nil
         }
         if case .collect(let continuation) = sink {
-            return Completion(continuation: continuation, results: results, timers: timers)
+            return Completion(continuation: continuation, results: results, timers: timers, deadlines: deadlines)
         }
-        return Completion(continuation: nil, results: [], timers: timers)
+        return Completion(continuation: nil, results: [], timers: timers, deadlines: deadlines)
     }
 }
 

@@ -191,17 +191,19 @@ public final class Runner: Sendable {
         if pendingInterrupt { interruptNow() }
     }
 
-    /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timeout to the
-    /// group, which keeps one timer for all its runners instead of one each. Returns whether the
-    /// runner now waits for `expireInterrupt()`; false if it was interrupted or done already.
-    func interruptForGroup() -> Bool {
+    /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timer to the
+    /// group, which shares one timer among its runners of the same duration. `startTimeout` runs
+    /// just before the stopper, so the runner's own timeout starts when its stopper is called.
+    /// Does nothing if the runner was interrupted or done already.
+    func interruptForGroup(startTimeout: (Runner) -> Void) {
         let act = state.withLock { state -> Bool in
             guard !state.interrupted else { return false }
             state.interrupted = true
             return state.phase == .running && !state.taskFinished
         }
-        if act { stopper() }
-        return act
+        guard act else { return }
+        startTimeout(self)
+        stopper()
     }
 
     /// The interrupt duration has passed: deliver a timeout unless a result went out already.

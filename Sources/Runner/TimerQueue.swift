@@ -35,7 +35,12 @@ final class TimerQueue: @unchecked Sendable {
 
     /// Runs `action` on the timer thread once `delay` has passed, unless it is cancelled first.
     func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> Handle {
-        let deadline = monotonicNanoseconds() &+ delay.clampedNanoseconds
+        schedule(at: monotonicNanoseconds() &+ delay.clampedNanoseconds, action)
+    }
+
+    /// Runs `action` on the timer thread once `deadline` (monotonic nanoseconds, as
+    /// `monotonicNanoseconds()` reads them) has passed, unless it is cancelled first.
+    func schedule(at deadline: UInt64, _ action: @escaping @Sendable () -> Void) -> Handle {
         mutex.lock()
         defer { mutex.unlock() }
         let id = nextID
