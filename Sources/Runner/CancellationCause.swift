@@ -2,13 +2,15 @@
 ///
 /// A struct rather than an enum, so that causes can be added without breaking code that
 /// switches over them.
+///
+/// There is no cause for a cancelled Swift `Task`: cancelling the task that awaits `run`
+/// interrupts the runner, but never cancels the caller's token, which other work may share.
 public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
     private enum Kind: Hashable {
         case explicit
         case timeout(Duration)
         case parent
         case signal(Int32)
-        case taskCancelled
     }
 
     private let kind: Kind
@@ -17,8 +19,6 @@ public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
     public static let explicit = CancellationCause(kind: .explicit)
     /// The parent token was cancelled.
     public static let parent = CancellationCause(kind: .parent)
-    /// The Swift `Task` that was waiting on the work was cancelled.
-    public static let taskCancelled = CancellationCause(kind: .taskCancelled)
 
     /// The token's own timeout ran out.
     public static func timeout(_ duration: Duration) -> CancellationCause {
@@ -42,7 +42,6 @@ public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
         case .timeout(let duration): "timed out after \(duration)"
         case .parent: "parent cancelled"
         case .signal(let number): "received \(signalName(number))"
-        case .taskCancelled: "task cancelled"
         }
     }
 }
