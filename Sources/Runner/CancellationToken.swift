@@ -159,7 +159,11 @@ public final class CancellationToken: Sendable {
     /// the library's elastic executor, never on that thread, so a slow stopper cannot hold back
     /// a later signal. A signal that arrives before anyone waits is not lost; the token simply
     /// is cancelled already.
-    /// The handlers stay installed for the life of the process.
+    ///
+    /// Call `stopSignals()` when the token is no longer needed, as Go's `stop()`: that puts back
+    /// what each signal did before. Without it, releasing the token ends the subscription, but
+    /// the signals stay caught for the rest of the process, and with no other subscriber they
+    /// are ignored: a later SIGTERM then neither stops nor kills the process.
     public static func signals(_ signals: [Int32]) -> CancellationToken {
         self.signals(signals, onRepeat: { _ in })
     }
@@ -191,6 +195,21 @@ public final class CancellationToken: Sendable {
         }
         token.attach(Links(subscription: subscription))
         return token
+    }
+
+    /// Ends the signal subscription of a token made by `signals(_:)`, like the `stop` function
+    /// that Go's `signal.NotifyContext` returns, and cancels the token (cause `.explicit`) unless
+    /// it is cancelled already.
+    ///
+    /// Each of the token's signals that no other subscription in the process still receives
+    /// gets back the disposition it had before the first subscription to it: for SIGTERM and
+    /// SIGINT usually the default, which terminates the process. After this, those signals
+    /// neither cancel the token nor reach `onRepeat`. A second call does nothing; on a token not
+    /// made by `signals(_:)`, neither does the first.
+    public func stopSignals() {
+        guard let subscription = state.withLock({ $0.links?.subscription }) else { return }
+        subscription.cancel(restoringDisposition: true)
+        cancel()
     }
 
     private func startTimer(_ timeout: Duration, parent: (token: CancellationToken, key: UInt64)? = nil) {
