@@ -14,13 +14,13 @@ import Synchronization
 /// handler only writes the signal number to a pipe, which is async-signal-safe; a dedicated
 /// thread reads the pipe and calls the subscribers. This works whatever the signal masks of the
 /// process's other threads are, and children do not inherit it: `exec` resets caught signals.
-public final class SignalSubscription: Sendable {
+package final class SignalSubscription: Sendable {
     private let signals: [Int32]
     private let key: UInt64
 
     /// Subscribes `handler` to `signals`. It should return quickly: it runs on the one thread
     /// that serves every signal subscription in the process.
-    public init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+    package init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
         self.signals = signals
         self.key = SignalCenter.shared.subscribe(signals, handler)
     }
@@ -35,7 +35,7 @@ public final class SignalSubscription: Sendable {
     ///   subscription receives any more gets back the disposition it had before the first
     ///   subscription to it. When false (and when the subscription is simply released), the
     ///   signals stay caught, and with no subscriber they are ignored.
-    public func cancel(restoringDisposition: Bool = false) {
+    package func cancel(restoringDisposition: Bool = false) {
         SignalCenter.shared.unsubscribe(key, from: signals, restoringDisposition: restoringDisposition)
     }
 }

@@ -139,13 +139,13 @@ final class TimerQueue: @unchecked Sendable {
 }
 
 /// Runs `action` on the library's timer thread once `delay` has passed. `action` must be short and
-/// must not block, like every timer action. (SPI: runnerd's executors schedule delayed jobs here.)
+/// must not block, like every timer action. (Package access: runnerd's executors schedule delayed jobs here.)
 ///
 /// `delay` is a clock's duration, as an executor's `enqueue(_:after:tolerance:clock:)` receives
 /// it. `Task.sleep` schedules on the continuous and the suspending clock, both measured in
 /// `Duration`; a clock measured otherwise sleeps by its own means and never reaches an
 /// executor, so any other duration type is a programming error and traps.
-@_spi(RunnerdInternals) public func runOnTimerThread<D: DurationProtocol>(after delay: D, _ action: @escaping @Sendable () -> Void) {
+package func runOnTimerThread<D: DurationProtocol>(after delay: D, _ action: @escaping @Sendable () -> Void) {
     guard let delay = delay as? Duration else {
         preconditionFailure("timers run only on clocks measured in Duration, not \(D.self)")
     }

@@ -90,14 +90,14 @@ public final class Daemon: Sendable {
                 escaped: { service, pids, signal in
                     let one = pids.count == 1
                     let list = pids.map(String.init).joined(separator: ", ")
-                    logger.warning("group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))")
+                    logger.warning("group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(UnixSignal(rawValue: signal))")
                 }
             )
         )
 
         let running = Mutex<GroupSet?>(nil)
         let signals = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
-            logger.warning("received \(signalName(signal)) again: killing every service now")
+            logger.warning("received \(UnixSignal(rawValue: signal)) again: killing every service now")
             running.withLock { $0 }?.killAll()
         }
         let shutdown = signals.child()

@@ -1,5 +1,5 @@
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 import Synchronization
 
 /// Runs single attempts of tcp, http and exec checks, each within a time limit. `ReadinessWaiter`
