@@ -45,6 +45,7 @@ public final class GroupRunner: Sendable {
     fileprivate enum Sink {
         case collect(UnsafeContinuation<[RunResult], Never>)
         case each(@Sendable (RunResult) -> Void)
+        case stream(AsyncStream<RunResult>.Continuation)
     }
 
     fileprivate struct State {
@@ -98,6 +99,31 @@ public final class GroupRunner: Sendable {
             interrupt()
         }
         if let key { token.removeHandler(key) }
+        return results
+    }
+
+    /// Starts every runner, like `run(_:)`, and returns their results as an asynchronous
+    /// sequence: one per runner, in the order they arrive, and then the sequence finishes. No
+    /// counting is needed; `for await` ends after the last result.
+    ///
+    /// Cancelling `token` interrupts the group. So does cancelling the task that iterates the
+    /// sequence, or dropping the sequence before its end: nobody is waiting for the results
+    /// any more. The results are buffered, so a slow consumer holds back no runner.
+    ///
+    /// - Throws: like `run(_:)`; no runner has started when it throws.
+    public func runResults(_ token: CancellationToken) throws(RunnerError) -> AsyncStream<RunResult> {
+        let runners = try start()
+        let (results, continuation) = AsyncStream.makeStream(of: RunResult.self, bufferingPolicy: .unbounded)
+        if runners.isEmpty {
+            continuation.finish()
+            return results
+        }
+        let key = token.addHandler { [self] in interrupt() }
+        continuation.onTermination = { [self] termination in
+            if let key { token.removeHandler(key) }
+            if case .cancelled = termination { interrupt() }
+        }
+        launch(runners, into: .stream(continuation))
         return results
     }
 
@@ -272,8 +298,9 @@ private struct Delivery {
 
 /// What is left to do, outside the lock, once a group has every result.
 private struct Completion {
-    let continuation: UnsafeContinuation<[RunResult], Never>?
-    let results: [RunResult]
+    var continuation: UnsafeContinuation<[RunResult], Never>? = nil
+    var results: [RunResult] = []
+    var stream: AsyncStream<RunResult>.Continuation? = nil
     let timers: [TimerQueue.Handle]
     let deadlines: [InterruptDeadlines]
 
@@ -281,11 +308,12 @@ private struct Completion {
         for timer in timers { TimerQueue.shared.cancel(timer) }
         for deadlines in deadlines { deadlines.cancel() }
         continuation?.resume(returning: results)
+        stream?.finish()
     }
 }
 
 extension GroupRunner.State {
-    /// Keeps `result` for `run`, or returns it for `runAsync`'s callback.
+    /// Keeps `result` for `run`, or returns it for `runAsync`'s callback or `runResults`' stream.
     fileprivate mutating func record(_ result: RunResult) -> Delivery? {
         switch sink {
         case .collect:
@@ -293,6 +321,8 @@ extension GroupRunner.State {
             return nil
         case .each(let onResult):
             return Delivery(onResult: onResult, result: result)
+        case .stream(let continuation):
+            return Delivery(onResult: { continuation.yield($0) }, result: result)
         case nil:
             preconditionFailure("a result arrived before the group had a sink")
         }
@@ -306,10 +336,14 @@ extension GroupRunner.State {
             results = []
             sink = nil
         }
-        if case .collect(let continuation) = sink {
+        switch sink {
+        case .collect(let continuation):
             return Completion(continuation: continuation, results: results, timers: timers, deadlines: deadlines)
+        case .stream(let stream):
+            return Completion(stream: stream, timers: timers, deadlines: deadlines)
+        case .each, nil:
+            return Completion(timers: timers, deadlines: deadlines)
         }
-        return Completion(continuation: nil, results: [], timers: timers, deadlines: deadlines)
     }
 }
 

@@ -85,6 +85,35 @@ public final class Runner: Sendable {
         self.stopper = stopper
     }
 
+    /// Creates a runner whose stopper is `async`, as the graceful shutdown of most Swift
+    /// services is.
+    ///
+    /// When the runner is interrupted, its interrupt timeout starts first, then `stopper` starts
+    /// on the elastic executor, and the interrupting thread goes on at once without waiting for
+    /// it (in a group, to the next runner's stopper). So the stopper's own time counts toward the
+    /// runner's interrupt duration: a stopper that is still running when that duration has
+    /// passed leaves a `TimeoutError` as the result. Like a synchronous stopper, it is called at
+    /// most once, and never after the task has finished by itself; it is not cancelled when
+    /// the timeout runs out.
+    ///
+    /// - Parameters:
+    ///   - id: The name that the result and any timeout carry. Within a group it must be unique.
+    ///   - interruptDuration: How long to wait, from the interruption, for the task to return.
+    ///   - placement: Where the task executes; see `TaskPlacement`.
+    ///   - task: The long-running work. What it throws becomes the result's error.
+    ///   - stopper: Asks the task to finish, and may wait for the shutdown it starts.
+    public convenience init(
+        id: String,
+        interruptDuration: Duration = Runner.defaultInterruptDuration,
+        placement: TaskPlacement = .elastic,
+        task: @escaping @Sendable () async throws -> Void,
+        stopper: @escaping @Sendable () async -> Void
+    ) {
+        self.init(id: id, interruptDuration: interruptDuration, placement: placement, task: task, stopper: {
+            TaskPlacement.elastic.start { await stopper() }
+        })
+    }
+
     /// Starts the task and suspends until its result: what the task threw (nil if it returned),
     /// or a `TimeoutError` once the interrupt duration has passed after an interruption.
     ///

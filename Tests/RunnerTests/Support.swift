@@ -134,3 +134,13 @@ func block(until release: CancellationToken, atMost limit: Duration) {
         usleep(1_000)
     }
 }
+
+/// Whether `condition` turns true within `limit`, checked every millisecond.
+func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
+}
