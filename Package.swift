@@ -6,16 +6,27 @@ let package = Package(
     products: [
         .library(name: "Runner", targets: ["Runner"]),
         .library(name: "Systemd", targets: ["Systemd"]),
+        // Runner for swift-service-lifecycle users; a product of its own, so that Runner stays dependency-free.
+        .library(name: "RunnerServiceLifecycle", targets: ["RunnerServiceLifecycle"]),
         .executable(name: "runnerd", targets: ["runnerd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The library port. It must stay free of Foundation, Dispatch and every package.
         .target(name: "Runner"),
+        .target(
+            name: "RunnerServiceLifecycle",
+            dependencies: [
+                "Runner",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -48,6 +59,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(
+            name: "RunnerServiceLifecycleTests",
+            dependencies: [
+                "RunnerServiceLifecycle",
+                "Runner",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RunnerDaemonTests",
             dependencies: [
