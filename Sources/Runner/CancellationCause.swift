@@ -36,6 +36,8 @@ public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// A short phrase for logs: `cancelled`, `timed out after 1.0 seconds`, `parent cancelled`,
+    /// or `received SIGTERM`.
     public var description: String {
         switch kind {
         case .explicit: "cancelled"

@@ -21,6 +21,7 @@ public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
     /// that blocks here holds one of those few threads.
     public static let cooperative = TaskPlacement(kind: .cooperative)
 
+    /// `elastic` or `cooperative`.
     public var description: String {
         switch kind {
         case .elastic: "elastic"
