@@ -202,7 +202,7 @@ public final class GroupRunner: Sendable {
             state.results.reserveCapacity(runners.count)
         }
         for (index, runner) in runners.enumerated() {
-            runner.launch { [self] result in arrived(result, from: index) }
+            runner.launch(into: .group(self, index: index))
         }
         let interruptNow = state.withLock { state -> Bool in
             guard state.phase == .starting else { return false }
@@ -212,7 +212,8 @@ public final class GroupRunner: Sendable {
         if interruptNow { interruptRunners() }
     }
 
-    private func arrived(_ result: RunResult, from index: Int) {
+    /// The result of the runner at `index`, from that runner.
+    func arrived(_ result: RunResult, from index: Int) {
         let (interruptOthers, delivery, completion) = state.withLock { state -> (Bool, Delivery?, Completion?) in
             guard state.phase != .finished && !state.delivered[index] else { return (false, nil, nil) }
             state.delivered[index] = true

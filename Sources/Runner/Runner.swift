@@ -48,7 +48,7 @@ public final class Runner: Sendable {
         /// `interrupt()` (or a group interrupt) has happened; before launch it is pending.
         var interrupted = false
         var taskFinished = false
-        var deliver: (@Sendable (RunResult) -> Void)?
+        var destination: ResultDestination?
         var timer: TimerQueue.Handle?
         var finishWaiters = RegistrationList<UnsafeContinuation<Void, Never>>()
     }
@@ -201,23 +201,47 @@ public final class Runner: Sendable {
         }
     }
 
+    /// Where a run's one result goes.
+    enum ResultDestination {
+        case callback(@Sendable (RunResult) -> Void)
+        /// A group member reports straight to its group. A closure capturing the group and the
+        /// index would cost an allocation per runner, about 0.4 MiB for 10,000 runners (guarded
+        /// by "GroupRunner: starting and stopping N runners" in BENCHMARKS.md).
+        case group(GroupRunner, index: Int)
+
+        func send(_ result: RunResult) {
+            switch self {
+            case .callback(let deliver): deliver(result)
+            case .group(let group, let index): group.arrived(result, from: index)
+            }
+        }
+    }
+
     /// Starts the claimed task; `deliver` receives the one result.
     func launch(deliver: @escaping @Sendable (RunResult) -> Void) {
+        launch(into: .callback(deliver))
+    }
+
+    /// Starts the claimed task; `destination` receives the one result.
+    func launch(into destination: ResultDestination) {
         let pendingInterrupt = state.withLock { state -> Bool in
             precondition(state.phase == .claimed, "launch without a claim")
             state.phase = .running
-            state.deliver = deliver
+            state.destination = destination
             return state.interrupted
         }
-        placement.start { [self] in
-            do {
-                try await task()
-                taskReturned(nil)
-            } catch {
-                taskReturned(error)
-            }
-        }
+        placement.start(self)
         if pendingInterrupt { interruptNow() }
+    }
+
+    /// The body of the Swift task that `launch` starts: runs the task, then reports how it ended.
+    func runTask() async {
+        do {
+            try await task()
+            taskReturned(nil)
+        } catch {
+            taskReturned(error)
+        }
     }
 
     /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timer to the
@@ -237,13 +261,13 @@ public final class Runner: Sendable {
 
     /// The interrupt duration has passed: deliver a timeout unless a result went out already.
     func expireInterrupt() {
-        let deliver = state.withLock { state -> (@Sendable (RunResult) -> Void)? in
+        let destination = state.withLock { state -> ResultDestination? in
             guard state.phase == .running else { return nil }
             state.phase = .delivered
-            defer { state.deliver = nil }
-            return state.deliver
+            defer { state.destination = nil }
+            return state.destination
         }
-        deliver?(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
+        destination?.send(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
     }
 
     // MARK: - Private
@@ -263,17 +287,17 @@ public final class Runner: Sendable {
     }
 
     private func taskReturned(_ error: (any Error)?) {
-        let (waiters, timer, deliver) = state.withLock { state in
+        let (waiters, timer, destination) = state.withLock { state in
             state.taskFinished = true
-            let deliver = state.phase == .running ? state.deliver : nil
+            let destination = state.phase == .running ? state.destination : nil
             if state.phase == .running { state.phase = .delivered }
-            state.deliver = nil
+            state.destination = nil
             defer { state.timer = nil }
-            return (state.finishWaiters.removeAll(), state.timer, deliver)
+            return (state.finishWaiters.removeAll(), state.timer, destination)
         }
         if let timer { TimerQueue.shared.cancel(timer) }
         for waiter in waiters { waiter.resume() }
-        deliver?(RunResult(runnerID: id, error: error))
+        destination?.send(RunResult(runnerID: id, error: error))
     }
 }
 
