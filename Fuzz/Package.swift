@@ -3,7 +3,8 @@
 // builds it with `-sanitize=fuzzer,address` and Fuzz/run.sh runs it.
 // Like Benchmarks/, it compiles the project's sources through symlinks: the loader
 // (Sources/RunnerDaemon/Config, linked inside the fuzz target) and what the loader imports
-// (Systemd, for the process environment, and CSystemd under it), plus Yams.
+// (Systemd, for the process environment, and CSystemd under it; Runner, for signal names),
+// plus Yams.
 import PackageDescription
 
 let package = Package(
@@ -15,9 +16,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Runner"),
         .executableTarget(
             name: "ConfigLoaderFuzz",
-            dependencies: ["Systemd", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Systemd", "Runner", .product(name: "Yams", package: "Yams")]
         ),
     ]
 )
