@@ -1,6 +1,6 @@
 import CLinuxSupport
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 import Synchronization
 
 /// The daemon's event loop: one OS thread that waits in `epoll_wait` for child output, its own
