@@ -133,7 +133,6 @@ public final class LogQueue: Sendable {
             self.stallDescription = stallDescription
             work = lock.makeCondition()
             progress = lock.makeCondition()
-            pending.reserveCapacity(capacity)
         }
 
         func enqueue(_ entry: Entry) {
@@ -169,8 +168,9 @@ public final class LogQueue: Sendable {
         /// The writer thread's body: take everything queued, write it in order outside the lock,
         /// repeat; sleep without a timeout when there is nothing; end once closed and empty.
         func writeUntilClosed() {
+            // Swapped with `pending` each round, so that both arrays keep the storage they grew
+            // and a busy queue allocates nothing once warm.
             var batch: [Entry] = []
-            batch.reserveCapacity(capacity)
             // The handler of the latest event written: a report of lines dropped after every
             // queued event goes through it.
             var lastHandler: (any LogHandler)?

@@ -61,6 +61,13 @@ struct RunnerdStalledLogTests {
         #expect(try await eventually(timeout: .seconds(5)) { stderr.hasEnded })
         #expect(stderr.text.hasSuffix("notice runnerd: stopped; exit code 0\n"), "\(stderr.text.suffix(300))")
     }
+
+    @Test func aLogQueueWithoutRoomIsAUsageError() async throws {
+        let config = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", config, "--log-queue-capacity", "0"])
+        #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 64)
+        #expect(daemon.output.contains("--log-queue-capacity: 0 is too small; give at least 1 (the default is 1000)"), "\(daemon.output)")
+    }
 }
 
 /// A file the test creates empty and removes at the end.
