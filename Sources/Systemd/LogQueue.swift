@@ -44,7 +44,7 @@ public final class LogQueue: Sendable {
     ///
     /// - Precondition: `capacity` is at least 1.
     public init(capacity: Int = LogQueue.defaultCapacity, stallDescription: String, threadName: String = "log-queue") {
-        precondition(capacity >= 1, "a LogQueue needs room for at least one event; got capacity \(capacity)")
+        precondition(capacity >= 1, "LogQueue(capacity: \(capacity)) has no room for an event; pass a capacity of at least 1")
         self.capacity = capacity
         self.stallDescription = stallDescription
         let core = Core(capacity: capacity, stallDescription: stallDescription)
