@@ -236,12 +236,12 @@ func journal() {
 }
 
 /// `stalled-journal`: like `journal`, in a private mount namespace. A journald that does not read:
-/// the socket is bound, and nothing is received until 2,000 lines have been logged through
-/// `Journal.handlerFactory(... queue:)` with a queue of 20 (libsystemd's `sendmsg` blocks once the
-/// socket's queue holds `net.unix.max_dgram_qlen` datagrams). Prints `calls-ns N` (the 2,000 log
-/// calls), `flushed-while-stalled true|false` (a 200 ms flush), `dropped N`; then reads the socket
-/// until the queue is flushed, and prints `kept N` (entries whose message starts `line `) and
-/// `other HEX` for every other datagram, in order.
+/// the socket is bound, and nothing is received until 2,000 lines (`line 0` to `line 1999`) have
+/// been logged through `Journal.handlerFactory(... queue:)` with a queue of 20 (libsystemd's
+/// `sendmsg` blocks once the socket's queue holds `net.unix.max_dgram_qlen` datagrams). Prints
+/// `calls-ns N` (the 2,000 log calls), `flushed-while-stalled true|false` (a 200 ms flush),
+/// `dropped N`; then reads the socket until the queue is flushed, and prints every datagram in
+/// order: `line I` for line I, `other HEX` for anything else.
 func stalledJournal() {
     let (fd, _) = bindPrivateJournalSocket()
     let queue = LogQueue(capacity: 20, destination: .journal)
@@ -261,25 +261,28 @@ func stalledJournal() {
     // journald reads again.
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
     let linePrefix = Array("MESSAGE=line ".utf8)
-    var kept = 0
-    var others: [String] = []
-    var flushed = false
-    for _ in 0..<1000 where !flushed {
+    var received: [String] = []
+    func receiveEverything() {
         while true {
             let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
             if count < 0 { break }
-            if buffer[..<count].starts(with: linePrefix) { kept += 1 } else { others.append(hex(buffer[..<count])) }
+            let datagram = buffer[..<count]
+            if datagram.starts(with: linePrefix) {
+                let digits = datagram.dropFirst(linePrefix.count).prefix { $0 != UInt8(ascii: "\n") }
+                received.append("line \(String(decoding: digits, as: UTF8.self))")
+            } else {
+                received.append("other \(hex(datagram))")
+            }
         }
+    }
+    var flushed = false
+    for _ in 0..<1000 where !flushed {
+        receiveEverything()
         flushed = queue.flush(timeout: .milliseconds(10))
     }
-    while true {
-        let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-        if count < 0 { break }
-        if buffer[..<count].starts(with: linePrefix) { kept += 1 } else { others.append(hex(buffer[..<count])) }
-    }
+    receiveEverything()
     guard flushed else { fail("the queue did not flush within 10 s of journald reading again") }
-    print("kept \(kept)")
-    for other in others { print("other \(other)") }
+    for line in received { print(line) }
 }
 
 let arguments = CommandLine.arguments
