@@ -104,6 +104,13 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         NotifyState(.custom(name: name, value: value))
     }
 
+    /// The text of a ``status(_:)`` state; nil for every other state. Lets a sender coalesce
+    /// status lines, where only the latest matters.
+    public var statusText: String? {
+        if case .status(let text) = kind { return text }
+        return nil
+    }
+
     /// The field as it would appear in the datagram, for logs and test failures. For
     /// ``reloading`` the timestamp is shown as a placeholder, since it is read at send time.
     public var description: String {

@@ -67,6 +67,25 @@ public final class NotifyReceiver: @unchecked Sendable {
         guard bound == 0 else { throw Failure(description: "bind \(address) failed: errno \(errno)") }
     }
 
+    /// A receiver bound at `path`, which the caller chose and removes.
+    public init(bindingPath path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
+        directory = nil
+        address = path
+        var storage = sockaddr_un()
+        storage.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
+        let length = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind \(path) failed: errno \(errno)") }
+    }
+
     deinit {
         close(fd)
         if let directory {

@@ -3,7 +3,7 @@ import RunnerdTestSupport
 import Testing
 
 extension FaultMatrixTests {
-    // MARK: 15. A stalled log destination
+    // MARK: 16. A stalled log destination
 
     /// runnerd's standard error is a stream nobody reads (as journald is when it is stopped): its
     /// own log lines queue up, then are dropped, and supervision carries on regardless.

@@ -605,6 +605,53 @@ struct FaultMatrixTests {
 
         try await fault.stopCleanly()
     }
+
+    // MARK: 15. A pathological log-line pattern
+
+    @Test func aPathologicalLogLinePatternTimesOutOnTimeWhileEverythingElseRuns() async throws {
+        let fault = try FaultCase("pathological-pattern")
+        // A backtracking engine takes about 1.6^100 steps to fail `^(a|aa)+$` on this line, on
+        // the event loop: no other output, no timeout and no stop would ever happen.
+        let line = String(repeating: "a", count: 100) + "!"
+        try fault.start("""
+            groups:
+              slow:
+                max-restarts: 0
+                services:
+                  patho:
+                    command: [sh, -c, "echo armed; while :; do echo \(line); sleep 0.02; done"]
+                    ready: { log-line: "^(a|aa)+$", timeout: 1s }
+                    \(fault.environment)
+              other:
+                services:
+                  ticker: { command: [sh, -c, "while :; do echo tick; sleep 0.05; done"], \(fault.environment) }
+            """)
+        try await fault.daemon.waitForLine(containing: "slow/patho | armed")
+        let armed = ContinuousClock.now
+        _ = try await fault.pid(of: "patho")
+        _ = try await fault.pid(of: "ticker")
+        fault.recordTree()
+        #expect(try await fault.noZombies())
+
+        // The required group gives up when its probe times out, which stops runnerd with exit 1.
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(10)) == 1)
+        let took = ContinuousClock.now - armed
+        #expect(took > .milliseconds(900) && took < .seconds(2), "runnerd stopped \(took) after the service started")
+        let lines = fault.daemon.lines
+        let reason = "service patho was not ready: no output line matched /^(a|aa)+$/ within 1s"
+        #expect(lines.contains { $0.hasSuffix("group slow: \(reason); giving up because max-restarts is 0") })
+        #expect(lines.contains { $0.hasSuffix("required group slow gave up (\(reason), and max-restarts is 0); stopping runnerd") })
+        #expect(lines.contains { $0.hasSuffix("stopped; exit code 1") })
+        // Output flowed throughout: a tick every 50 ms and a pathological line every 20 ms, for 1 s.
+        let ticks = lines.filter { $0 == "other/ticker | tick" }.count
+        let pathological = lines.filter { $0 == "slow/patho | \(line)" }.count
+        #expect(ticks >= 10, "\(ticks) lines of the other group")
+        #expect(pathological >= 25, "\(pathological) lines of the service itself")
+        let texts = fault.notify.texts
+        #expect(!texts.contains { $0.hasPrefix("READY=1") }, "\(texts)")
+        #expect(texts.last == "STOPPING=1\nSTATUS=stopping: required group slow gave up", "\(texts)")
+        try await fault.expectNothingLeft()
+    }
 }
 
 /// Reads a pipe to its end on a thread of its own, counting the bytes and keeping none.
