@@ -77,12 +77,6 @@ struct DaemonLifecycle: Sendable {
         case exit(Int32)
     }
 
-    /// The daemon's exit codes, as `runnerd --help` documents them.
-    enum ExitCode {
-        static let success: Int32 = 0
-        static let failure: Int32 = 1
-    }
-
     private enum ServicePhase: Sendable, Equatable {
         case down
         case starting(since: ContinuousClock.Instant)
@@ -442,10 +436,10 @@ struct DaemonLifecycle: Sendable {
     private mutating func allStoppedIfDone() -> [Action] {
         guard case .stopping = state, retiring.isEmpty, groups.allSatisfy({ !$0.isMeantToRun }) else { return [] }
         var actions: [Action] = []
-        var code = failedRequired ? ExitCode.failure : ExitCode.success
+        var code = failedRequired ? Daemon.Exit.failure : Daemon.Exit.success
         for (group, services) in killedDuringStop {
             actions.append(.log(.error, "group \(group): \(services.joined(separator: ", ")) had to be killed during the stop"))
-            code = ExitCode.failure
+            code = Daemon.Exit.failure
         }
         state = .stopped(exitCode: code)
         actions.append(.log(.notice, "stopped; exit code \(code)"))
