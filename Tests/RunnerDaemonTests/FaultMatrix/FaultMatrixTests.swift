@@ -439,6 +439,32 @@ struct FaultMatrixTests {
         #expect(!fault.notify.texts.contains { $0.hasPrefix("STOPPING=1") })
     }
 
+    // MARK: 9b. The daemon gets SIGKILL while a service runs as another user
+
+    /// The kernel clears the death signal when a process changes its uid or gid, so it must be
+    /// armed after the switch to `user:`: a `nobody` service must die with the daemon too.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func noUserSwitchedChildSurvivesTheDaemonsSIGKILL() async throws {
+        let fault = try FaultCase("daemon-killed-user")
+        try fault.start("""
+            groups:
+              a:
+                services:
+                  switched: { command: [sleep, "1000"], user: nobody, \(fault.environment) }
+                  grouped: { command: [sleep, "1000"], group: nogroup, \(fault.environment) }
+            """)
+        try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+        let switched = try await fault.pid(of: "switched")
+        _ = try await fault.pid(of: "grouped")
+        #expect(fault.recordTree().count == 2)
+        let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+        #expect(processRealUID(switched) == nobody)
+
+        fault.daemon.signal(SIGKILL)
+        #expect(try await fault.daemon.waitForExit() == 128 + SIGKILL)
+        try await fault.expectNothingLeft()
+    }
+
     // MARK: 10. The daemon hangs
 
     @Test func aHungDaemonSendsNoWatchdogPingsAndResumesThemWhenItContinues() async throws {
@@ -640,6 +666,13 @@ private final class Drain: Sendable {
     func finished() async throws -> Int {
         try await done.value
     }
+}
+
+/// The real uid of `pid` (the `Uid:` line of /proc/PID/status), or nil once it is gone.
+private func processRealUID(_ pid: pid_t) -> uid_t? {
+    let status = String(decoding: procFile("/proc/\(pid)/status"), as: UTF8.self)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return nil }
+    return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { uid_t($0) }
 }
 
 /// The parent pid of `pid`, or nil once it is gone.
