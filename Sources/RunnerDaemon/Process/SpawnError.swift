@@ -10,10 +10,14 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
     public let executable: String
     /// What the failing step was about (the directory, the user), for the message.
     public let subject: String
+    /// The user the service runs as, when `user:` switched it: the directory was entered as
+    /// that user, after the switch.
+    public let userName: String?
 
     init(stage: Int32, errno: Int32, executable: String, workingDirectory: String?, credentials: Credentials?) {
         self.errno = errno
         self.executable = executable
+        userName = credentials.map { $0.userName ?? "uid \($0.uid)" }
         switch UInt32(stage) {
         case RUNNERD_SPAWN_STAGE_CHDIR.rawValue:
             self.stage = "chdir"
@@ -43,6 +47,9 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
                 : "check the command"
             return "cannot execute \(executable): \(reason); \(hint)"
         case "chdir":
+            if let userName, errno == EACCES {
+                return "cannot enter working directory \(subject) as \(userName): \(reason); let \(userName) search it and its parents (chmod o+x, or chown) or fix working-directory"
+            }
             return "cannot enter working directory \(subject): \(reason); create it or fix working-directory"
         case "credentials":
             let hint = errno == EPERM ? "runnerd must run as root to switch users" : "check user and group"

@@ -97,6 +97,22 @@ struct ProcessServiceTests {
         #expect("\(badDirectory.error!)" == "cannot enter working directory /nonexistent/dir: No such file or directory; create it or fix working-directory")
     }
 
+    /// The directory is entered after the user switch, so root's access does not count.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func aWorkingDirectoryTheUserCannotEnterFailsTheSpawnNamingItAndTheUser() async throws {
+        var template = Array("/tmp/runnerd-private-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        defer { rmdir(directory) }
+        #expect(chmod(directory, 0o700) == 0)
+        let nobody = Credentials(userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent")
+        let result = try await runToEnd(harness.service("private", ["/bin/true"], workingDirectory: directory, credentials: nobody))
+        #expect("\(try #require(result.error))" == "cannot enter working directory \(directory) as nobody: Permission denied; let nobody search it and its parents (chmod o+x, or chown) or fix working-directory")
+
+        #expect(chmod(directory, 0o711) == 0)
+        let entered = try await runToEnd(harness.service("public", ["/bin/true"], workingDirectory: directory, credentials: nobody))
+        #expect(entered.error == nil)
+    }
+
     @Test func outputLinesArePrefixedSplitWhenLongAndKeptWithoutATrailingNewline() async throws {
         let long = OutputPipe.maximumLine + 10
         let script = "echo out; echo err >&2; head -c \(long) /dev/zero | tr '\\0' x; echo; printf partial"
