@@ -21,6 +21,10 @@ extension ConfigDecoder {
             }
         ) else { return service }
 
+        // The identity first: the working directory and the programs are judged as its user.
+        service.credentials = decodeCredentials(user: fields["user"], group: fields["group"])
+        serviceUser = service.credentials.map(UserAccess.init)
+        defer { serviceUser = nil }
         if let value = fields["working-directory"] {
             service.workingDirectory = decodeWorkingDirectory(value)
         }
@@ -45,7 +49,6 @@ extension ConfigDecoder {
             variables += decodeEnvironment(value)
         }
         service.environment = Self.merged(variables)
-        service.credentials = decodeCredentials(user: fields["user"], group: fields["group"])
         if let value = fields["stop-signal"], let signal = decodeSignal(value) {
             service.stopSignal = signal
         }
@@ -141,6 +144,10 @@ extension ConfigDecoder {
             report(firstEntry, "\(path) is not executable; chmod +x it or name another program")
         case .failure(.unreadable(let path, let reason)):
             report(firstEntry, "\(path) cannot be checked: \(reason); fix the path or its permissions")
+        case .failure(.notExecutableByUser(let path, let user)):
+            report(firstEntry, "\(path) is not executable by \(user), the service's user; chmod it (o+x, or g+x for a group of \(user)) or name another program")
+        case .failure(.unreachableByUser(let path, let directory, let user)):
+            report(firstEntry, "\(path) is out of reach of \(user), the service's user: \(directory) is not searchable for it; chmod o+x \(directory) or move the program")
         }
         return nil
     }
@@ -165,6 +172,10 @@ extension ConfigDecoder {
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             report(entry, "\(path) is not a directory; name a directory")
+            return nil
+        }
+        if let user = serviceUser, case .unsearchable(let directory)? = user.denial(searching: path) {
+            report(entry, "\(path) cannot be entered by \(user.name), the service's user: \(directory) is not searchable for it; chmod o+x \(directory) or fix the path")
             return nil
         }
         return path

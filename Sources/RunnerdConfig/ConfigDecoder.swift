@@ -13,6 +13,9 @@ package struct ConfigDecoder {
     /// Where relative environment-file paths start from: the config file's directory.
     let configDirectory: String
     private(set) var errors: [ConfigError] = []
+    /// The user whose service is being decoded, when it has `user:` or `group:`: its programs
+    /// and working directory are judged as that user, who will use them.
+    var serviceUser: UserAccess?
     /// Each command's lookup, made once per load: many services run the same program, and a bare
     /// name costs a `stat` per `PATH` directory.
     private var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]
@@ -23,6 +26,7 @@ package struct ConfigDecoder {
         var searchPath: String?
         /// Only for names with a `/`, which the working directory can complete.
         var workingDirectory: String?
+        var user: UserAccess?
     }
 
     init(file: String, document: YAMLDocument, environment: [String: String]) {
@@ -40,11 +44,12 @@ package struct ConfigDecoder {
     mutating func resolve(_ program: String, workingDirectory: String?) -> Result<String, ExecutableLookup.Failure> {
         let key = ProgramLookup(
             program: program, searchPath: environment["PATH"],
-            workingDirectory: program.contains("/") ? workingDirectory : nil)
+            workingDirectory: program.contains("/") ? workingDirectory : nil, user: serviceUser)
         if let known = resolvedPrograms[key] {
             return known
         }
-        let result = ExecutableLookup.resolve(program, searchPath: key.searchPath, workingDirectory: workingDirectory)
+        let result = ExecutableLookup.resolve(
+            program, searchPath: key.searchPath, workingDirectory: workingDirectory, user: serviceUser)
         resolvedPrograms[key] = result
         return result
     }

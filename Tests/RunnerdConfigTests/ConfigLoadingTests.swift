@@ -202,6 +202,26 @@ struct ConfigLoadingTests {
         ))
     }
 
+    /// The same program and directory that `user: nobody` is refused (see the error table) load
+    /// for the daemon's own user, and for a user whose group opens them.
+    @Test func programsAndDirectoriesAreJudgedAsTheServicesOwnUser() throws {
+        let privateDirectory = ConfigFixture.privateDirectory
+        let asLoader = try onlyService("""
+            groups:
+              web:
+                services:
+                  api: { command: [\(privateDirectory)/tool], working-directory: \(privateDirectory) }
+            """)
+        #expect(asLoader.executable == "\(privateDirectory)/tool")
+        #expect(asLoader.workingDirectory == privateDirectory)
+        // rootonly is 0744, owned by root: only its owner may run it. Group root does not
+        // open it to nobody; user root may run it.
+        let rootonly = "groups:\n  web:\n    services:\n      api:\n        command: [rootonly]\n"
+        #expect(ConfigFixture.errors(rootonly + "        user: nobody\n        group: root\n").count == 1)
+        let ownerRun = try onlyService(rootonly + "        user: root\n")
+        #expect(ownerRun.executable == "\(Self.bin)/rootonly")
+    }
+
     @Test func numericUserResolvesLikeItsName() throws {
         let service = try onlyService(Self.serviceYAML(["user: 65534"]))
         #expect(service.credentials?.userName == "nobody")

@@ -38,6 +38,7 @@ extension ConfigErrorCase {
     static let bin = ConfigFixture.bin
     static let env = ConfigFixture.env
     static let work = ConfigFixture.work
+    static let privateDirectory = ConfigFixture.privateDirectory
 
     /// Every bad config the loader must reject, with its exact messages; shared by the loader's
     /// tests and by `runnerd check`'s, which run the binary on each.
@@ -224,6 +225,26 @@ extension ConfigErrorCase {
         ConfigErrorCase(
             name: "a program path that is a directory", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(work)]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(work) is a directory; name the program inside it"]
+        ),
+        // Judged as the service's user, not as the root that loads the config.
+        ConfigErrorCase(
+            name: "a program the service's user cannot execute",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/rootonly]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/rootonly is not executable by nobody, the service's user; chmod it (o+x, or g+x for a group of nobody) or name another program"]
+        ),
+        ConfigErrorCase(
+            name: "a program in PATH the service's user cannot execute",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [rootonly]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/rootonly is not executable by nobody, the service's user; chmod it (o+x, or g+x for a group of nobody) or name another program"]
+        ),
+        ConfigErrorCase(
+            name: "a program in a directory the service's user cannot search",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(privateDirectory)/tool]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(privateDirectory)/tool is out of reach of nobody, the service's user: \(privateDirectory) is not searchable for it; chmod o+x \(privateDirectory) or move the program"]
+        ),
+        .service(
+            "a working directory the service's user cannot enter", ["working-directory: \(privateDirectory)", "user: nobody"],
+            ["runnerd.yaml:6:28: groups.web.services.api.working-directory: \(privateDirectory) cannot be entered by nobody, the service's user: \(privateDirectory) is not searchable for it; chmod o+x \(privateDirectory) or fix the path"]
         ),
         // Working directory, identity, signal.
         .service(
