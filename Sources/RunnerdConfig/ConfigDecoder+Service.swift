@@ -271,7 +271,8 @@ extension ConfigDecoder {
             let primary = gid ?? user.gid
             return Credentials(
                 userName: user.name, uid: user.uid, gid: primary,
-                supplementaryGroups: AccountLookup.groupList(userName: user.name, primaryGID: primary), home: user.home
+                supplementaryGroups: AccountLookup.groupList(userName: user.name, primaryGID: primary), home: user.home,
+                shell: user.shell
             )
         }
         let primary = gid ?? getgid()

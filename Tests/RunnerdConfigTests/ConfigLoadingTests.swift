@@ -198,7 +198,7 @@ struct ConfigLoadingTests {
     @Test func userNobodyResolvesToItsIdsHomeAndGroups() throws {
         let service = try onlyService(Self.serviceYAML(["user: nobody"]))
         #expect(service.credentials == Credentials(
-            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent"
+            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent", shell: "/usr/sbin/nologin"
         ))
     }
 
@@ -231,7 +231,7 @@ struct ConfigLoadingTests {
     @Test func groupOverridesTheUsersPrimaryGroup() throws {
         let service = try onlyService(Self.serviceYAML(["user: nobody", "group: root"]))
         #expect(service.credentials == Credentials(
-            userName: "nobody", uid: 65534, gid: 0, supplementaryGroups: [0], home: "/nonexistent"
+            userName: "nobody", uid: 65534, gid: 0, supplementaryGroups: [0], home: "/nonexistent", shell: "/usr/sbin/nologin"
         ))
     }
 

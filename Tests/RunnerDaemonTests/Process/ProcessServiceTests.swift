@@ -97,6 +97,24 @@ struct ProcessServiceTests {
         #expect("\(badDirectory.error!)" == "cannot enter working directory /nonexistent/dir: No such file or directory; create it or fix working-directory")
     }
 
+    /// As systemd's `User=`: HOME, USER, LOGNAME and SHELL from the passwd entry, replacing the
+    /// daemon's own, and the service's `environment:` still has the last word.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func aUserSwitchedServiceGetsItsLoginEnvironmentUnlessItsOwnEnvironmentSaysOtherwise() async throws {
+        let nobody = Credentials(
+            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent", shell: "/usr/sbin/nologin"
+        )
+        let base = ["PATH=/usr/bin:/bin", "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash"]
+        _ = try await runToEnd(harness.service("login", ["/usr/bin/env"], environment: base, credentials: nobody))
+        let lines = try await harness.waitForLine { $0.hasPrefix("test/login | SHELL=") }.filter { $0.hasPrefix("test/login | ") }
+        #expect(lines == ["test/login | PATH=/usr/bin:/bin", "test/login | HOME=/nonexistent", "test/login | USER=nobody", "test/login | LOGNAME=nobody", "test/login | SHELL=/usr/sbin/nologin"])
+
+        let own = [EnvironmentVariable(name: "HOME", value: "/srv/app"), EnvironmentVariable(name: "SHELL", value: "/bin/sh")]
+        _ = try await runToEnd(harness.service("own", ["/usr/bin/env"], environment: base, credentials: nobody, serviceEnvironment: own))
+        let ownLines = try await harness.waitForLine { $0.hasPrefix("test/own | SHELL=") }.filter { $0.hasPrefix("test/own | ") }
+        #expect(ownLines == ["test/own | PATH=/usr/bin:/bin", "test/own | HOME=/srv/app", "test/own | USER=nobody", "test/own | LOGNAME=nobody", "test/own | SHELL=/bin/sh"])
+    }
+
     /// The directory is entered after the user switch, so root's access does not count.
     @Test(.enabled(if: getuid() == 0, "switching users needs root"))
     func aWorkingDirectoryTheUserCannotEnterFailsTheSpawnNamingItAndTheUser() async throws {
