@@ -115,6 +115,28 @@ struct ProcessServiceTests {
         #expect(ownLines == ["test/own | PATH=/usr/bin:/bin", "test/own | HOME=/srv/app", "test/own | USER=nobody", "test/own | LOGNAME=nobody", "test/own | SHELL=/bin/sh"])
     }
 
+    /// Building the environment is linear: 20,000 variables of the service's own (on top of the
+    /// daemon's) reach the child, and the spawn takes well under a second.
+    @Test func twentyThousandVariablesSpawnWellUnderASecond() async throws {
+        let own = (0..<20_000).map { EnvironmentVariable(name: "VARIABLE_\($0)", value: "value \($0)") }
+        let start = ContinuousClock.now
+        let result = try await runToEnd(harness.service("many", ["/bin/sh", "-c", "env | grep -c ^VARIABLE_"], serviceEnvironment: own))
+        let took = ContinuousClock.now - start
+        #expect(result.error == nil)
+        #expect(try await harness.waitForLine { $0 == "test/many | 20000" }.contains("test/many | 20000"))
+        #expect(took < .milliseconds(500), "the spawn and run took \(took)")
+    }
+
+    /// Past what execve accepts, the spawn fails saying so, with the sizes, not with a bare E2BIG.
+    @Test func anEnvironmentTooLargeForExecveFailsTheSpawnSayingSo() async throws {
+        let value = String(repeating: "x", count: 100)
+        let own = (0..<200_000).map { EnvironmentVariable(name: "V\($0)", value: value) }
+        let result = try await runToEnd(harness.service("huge", ["/bin/true"], environment: ["PATH=/usr/bin:/bin"], serviceEnvironment: own))
+        let bytes = "PATH=/usr/bin:/bin".utf8.count + 1 + own.reduce(0) { $0 + $1.name.utf8.count + 1 + value.utf8.count + 1 }
+        let limit = sysconf(Int32(_SC_ARG_MAX))
+        #expect("\(try #require(result.error))" == "cannot execute /bin/true: the environment is too large for execve: \(bytes) bytes in 200001 variables, and the kernel takes at most \(limit) bytes of arguments and environment together (a quarter of the stack limit) and 131072 bytes per variable; shrink environment: or environment-files")
+    }
+
     /// The directory is entered after the user switch, so root's access does not count.
     @Test(.enabled(if: getuid() == 0, "switching users needs root"))
     func aWorkingDirectoryTheUserCannotEnterFailsTheSpawnNamingItAndTheUser() async throws {
