@@ -207,7 +207,7 @@ extension ConfigDecoder {
                 continue
             }
             let resolved = path.hasPrefix("/") ? path : ExecutableLookup.absolute(path, base: configDirectory)
-            switch FileContents.read(path: resolved) {
+            switch FileContents.read(path: resolved, limit: FileContents.environmentFileLimit) {
             case .success(let bytes):
                 let file = EnvironmentFile(parsing: String(decoding: bytes, as: UTF8.self))
                 for problem in file.problems {
@@ -218,6 +218,10 @@ extension ConfigDecoder {
                 continue
             case .failure(let failure) where failure.errno == ENOENT:
                 report(itemEntry, "cannot read \(resolved): \(failure.reason); create it, or write -\(path) to make it optional")
+            case .failure(let failure) where failure.notRegular != nil:
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); name a regular file")
+            case .failure(let failure) where failure.tooLarge != nil:
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); that is the limit for an environment file, so trim it")
             case .failure(let failure):
                 report(itemEntry, "cannot read \(resolved): \(failure.reason); make it a file that root can read")
             }

@@ -57,7 +57,7 @@ public struct EnvironmentFile: Sendable, Equatable {
     /// - Throws: ``ReadError`` when the file cannot be opened or read; bytes that are not UTF-8
     ///   are replaced with U+FFFD rather than rejected.
     public static func read(path: String) throws(ReadError) -> EnvironmentFile {
-        switch FileContents.read(path: path) {
+        switch FileContents.read(path: path, limit: FileContents.environmentFileLimit) {
         case .success(let bytes):
             return EnvironmentFile(parsing: String(decoding: bytes, as: UTF8.self))
         case .failure(let error):

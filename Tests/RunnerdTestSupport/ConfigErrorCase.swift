@@ -290,6 +290,18 @@ extension ConfigErrorCase {
             ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/missing.env: No such file or directory; create it, or write -\(env)/missing.env to make it optional"]
         ),
         .service(
+            "a FIFO as an environment file", ["environment-files: [\(env)/fifo]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/fifo: it is a FIFO, not a regular file; name a regular file"]
+        ),
+        .service(
+            "a device as an environment file", ["environment-files: [/dev/zero]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read /dev/zero: it is a character device, not a regular file; name a regular file"]
+        ),
+        .service(
+            "an environment file past 1 MiB", ["environment-files: [\(env)/large.env]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/large.env: it is larger than 1 MiB; that is the limit for an environment file, so trim it"]
+        ),
+        .service(
             "an environment file that cannot be read", ["environment-files: [\(env)/a-directory]"],
             ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/a-directory: Is a directory; make it a file that root can read"]
         ),

@@ -22,6 +22,9 @@ public enum ConfigFixture {
         write("\(root)/bin/python3", "#!/bin/sh\nexit 0\n", mode: 0o644)
         write("\(root)/bin2/python3", "#!/bin/sh\nexit 0\n", mode: 0o755)
         write("\(root)/work/run.sh", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        mkfifo("\(root)/env/fifo", 0o644)
+        // One byte past the 1 MiB limit for an environment file.
+        write("\(root)/env/large.env", bytes: Array(repeating: UInt8(ascii: "#"), count: (1 << 20) + 1), mode: 0o644)
         write("\(root)/bin/rootonly", "#!/bin/sh\nexit 0\n", mode: 0o744)
         write("\(root)/private/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
         chmod("\(root)/private", 0o700)
@@ -36,7 +39,7 @@ public enum ConfigFixture {
     /// Every file a test may create under ``directory``, then the directories, deepest first.
     private static let createdFiles = [
         "bin/tool", "bin/plain", "bin/rootonly", "private/tool", "bin/python3", "bin2/python3", "work/run.sh", "env/first.env", "env/second.env",
-        "env/bad.env", "relative.yaml", "latin1.yaml",
+        "env/bad.env", "env/fifo", "env/large.env", "relative.yaml", "latin1.yaml", "large.yaml", "fifo.yaml",
     ]
     private static let createdDirectories = ["env/a-directory", "env", "private", "work", "bin2", "bin", ""]
 
@@ -58,7 +61,8 @@ public enum ConfigFixture {
     public static var work: String { directory + "/work" }
     /// A directory only root can enter (0700), holding an executable `tool`.
     public static var privateDirectory: String { directory + "/private" }
-    /// `first.env`, `second.env`, `bad.env` and the directory `a-directory`.
+    /// `first.env`, `second.env`, `bad.env`, `large.env` (past the 1 MiB limit), the FIFO
+    /// `fifo` (with no writer) and the directory `a-directory`.
     public static var env: String { directory + "/env" }
 
     /// The environment the tests load with: only `PATH`, and only the fixture's `bin`.
