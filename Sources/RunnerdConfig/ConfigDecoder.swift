@@ -268,6 +268,9 @@ package struct ConfigDecoder {
 
     /// A duration (see `DurationText`), at least zero, or more than zero unless `allowZero`.
     /// `example` is what the messages suggest writing.
+    /// The shortest value a duration that must be longer than 0 may have.
+    static let shortestPeriod = Duration.milliseconds(1)
+
     mutating func duration(_ entry: Entry, allowZero: Bool, example: Duration) -> Duration? {
         let exampleText = DurationText.format(example)
         guard case .scalar(let scalar) = entry.value, !isNull(entry.value) else {
@@ -280,6 +283,12 @@ package struct ConfigDecoder {
         case .success(let duration):
             if duration == .zero, !allowZero {
                 report(entry, "\(quoted) must be longer than 0; write e.g. \(exampleText)")
+                return nil
+            }
+            // A period the daemon waits for between attempts: below a millisecond it would
+            // busy-loop (0.0000001s once made a health check spin), so that is the resolution.
+            if !allowZero, duration < Self.shortestPeriod {
+                report(entry, "\(quoted) is shorter than 1ms, the shortest runnerd waits; write e.g. \(exampleText)")
                 return nil
             }
             return duration

@@ -377,6 +377,26 @@ extension ConfigErrorCase {
             "zero health failures", [#"health: { tcp: "127.0.0.1:80", failures: 0 }"#],
             [#"runnerd.yaml:6:50: groups.web.services.api.health.failures: "0" is too small; write at least 1, e.g. 3"#]
         ),
+        .group(
+            "a restart window that rounds to zero", ["restart-window: 0.0000001s"],
+            [#"runnerd.yaml:6:21: groups.web.restart-window: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 5m"#]
+        ),
+        .service(
+            "a health interval below a millisecond", [#"health: { tcp: "127.0.0.1:80", interval: 0.0000001s }"#],
+            [#"runnerd.yaml:6:50: groups.web.services.api.health.interval: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"#]
+        ),
+        .service(
+            "a health timeout below a millisecond", [#"health: { tcp: "127.0.0.1:80", timeout: 0.5ms }"#],
+            [#"runnerd.yaml:6:49: groups.web.services.api.health.timeout: "0.5ms" is shorter than 1ms, the shortest runnerd waits; write e.g. 2s"#]
+        ),
+        .service(
+            "a ready timeout below a millisecond", [#"ready: { tcp: "127.0.0.1:80", timeout: 0.0000001s }"#],
+            [#"runnerd.yaml:6:48: groups.web.services.api.ready.timeout: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 1m"#]
+        ),
+        .service(
+            "a watchdog below a millisecond", ["ready: { notify: true }", "watchdog: 0.0000001s"],
+            [#"runnerd.yaml:7:19: groups.web.services.api.watchdog: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"#]
+        ),
         .service(
             "a zero health interval", [#"health: { tcp: "127.0.0.1:80", interval: 0s }"#],
             [#"runnerd.yaml:6:50: groups.web.services.api.health.interval: "0s" must be longer than 0; write e.g. 10s"#]
