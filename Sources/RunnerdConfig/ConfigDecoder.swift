@@ -96,7 +96,10 @@ package struct ConfigDecoder {
     }
 
     static func join(_ path: String, _ key: String) -> String {
-        path.isEmpty ? key : "\(path).\(key)"
+        // A key with a control character (a newline, an escape) is quoted and escaped, so that
+        // one error stays one line of plain text.
+        let printable = key.unicodeScalars.contains { $0.properties.generalCategory == .control } ? key.debugDescription : key
+        return path.isEmpty ? printable : "\(path).\(printable)"
     }
 
     /// The entries of a map, in file order, with keys as written (duplicates included); nil, with
@@ -220,6 +223,12 @@ package struct ConfigDecoder {
             report(entry, "\(kind(of: entry.value)); \(hint)")
             return nil
         }
+        // Every string ends up as a C string (an argument, a variable, a path, a name), which
+        // would silently end at the NUL: "/bin/echo\0rm" would run /bin/echo.
+        guard !scalar.string.utf8.contains(0) else {
+            report(entry, "\(scalar.string.debugDescription) contains a NUL byte, which no argument, path, name or variable can hold; remove it")
+            return nil
+        }
         return scalar.string
     }
 
@@ -250,6 +259,13 @@ package struct ConfigDecoder {
             return nil
         }
         let text = scalar.string
+        // Decimal digits only, with a minus for the message below: Int("+5") would read 5.
+        let digits = text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+        let decimal = digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        guard decimal || Int(text) == nil else {
+            report(entry, "\(text.debugDescription) is not written in decimal digits; write e.g. \(example)")
+            return nil
+        }
         guard let number = Int(text), scalar.style == .plain || scalar.style == .any else {
             if Int(text) != nil {
                 report(entry, "\(text.debugDescription) is quoted, so it is text; write \(text) without quotes")

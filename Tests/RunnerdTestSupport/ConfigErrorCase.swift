@@ -289,6 +289,40 @@ extension ConfigErrorCase {
             "an environment file that does not exist", ["environment-files: [\(env)/missing.env]"],
             ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/missing.env: No such file or directory; create it, or write -\(env)/missing.env to make it optional"]
         ),
+        // Names and numbers written oddly.
+        ConfigErrorCase(
+            name: "a service name with a newline", yaml: "groups:\n  web:\n    services:\n      \"a\\nb\": { command: [tool] }\n",
+            expected: [#"runnerd.yaml:4:7: groups.web.services."a\nb": "a\nb" is not a valid service name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
+        ),
+        ConfigErrorCase(
+            name: "a group name with an escape character", yaml: "groups:\n  \"web\\e[31m\":\n    services:\n      api: { command: [tool] }\n",
+            expected: [#"runnerd.yaml:2:3: groups."web\u{1B}[31m": "web\u{1B}[31m" is not a valid group name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
+        ),
+        .group(
+            "max-restarts with a plus sign", ["max-restarts: +5"],
+            [#"runnerd.yaml:6:19: groups.web.max-restarts: "+5" is not written in decimal digits; write e.g. 5"#]
+        ),
+        // NUL bytes: a C string would end there, silently.
+        ConfigErrorCase(
+            name: "a NUL byte in a command word", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [tool, \"a\\0b\"]\n",
+            expected: [#"runnerd.yaml:5:25: groups.web.services.api.command[1]: "a\0b" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in an environment value", [#"environment: { A: "x\0y" }"#],
+            [#"runnerd.yaml:6:27: groups.web.services.api.environment.A: "x\0y" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in a working directory", [#"working-directory: "/tmp\0/x""#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.working-directory: "/tmp\0/x" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in a user", [#"user: "nobody\0x""#],
+            [#"runnerd.yaml:6:15: groups.web.services.api.user: "nobody\0x" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in an environment file's value", ["environment-files: [\(env)/nul.env]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: \(env)/nul.env:1: the value of A contains a NUL byte, which no environment variable can hold; remove it"]
+        ),
         .service(
             "a FIFO as an environment file", ["environment-files: [\(env)/fifo]"],
             ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/fifo: it is a FIFO, not a regular file; name a regular file"]

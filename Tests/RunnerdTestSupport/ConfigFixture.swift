@@ -22,6 +22,7 @@ public enum ConfigFixture {
         write("\(root)/bin/python3", "#!/bin/sh\nexit 0\n", mode: 0o644)
         write("\(root)/bin2/python3", "#!/bin/sh\nexit 0\n", mode: 0o755)
         write("\(root)/work/run.sh", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        write("\(root)/env/nul.env", bytes: Array("A=1\u{0}rm\nB=2\n".utf8), mode: 0o644)
         mkfifo("\(root)/env/fifo", 0o644)
         // One byte past the 1 MiB limit for an environment file.
         write("\(root)/env/large.env", bytes: Array(repeating: UInt8(ascii: "#"), count: (1 << 20) + 1), mode: 0o644)
@@ -39,7 +40,7 @@ public enum ConfigFixture {
     /// Every file a test may create under ``directory``, then the directories, deepest first.
     private static let createdFiles = [
         "bin/tool", "bin/plain", "bin/rootonly", "private/tool", "bin/python3", "bin2/python3", "work/run.sh", "env/first.env", "env/second.env",
-        "env/bad.env", "env/fifo", "env/large.env", "relative.yaml", "latin1.yaml", "large.yaml", "fifo.yaml",
+        "env/bad.env", "env/fifo", "env/large.env", "env/nul.env", "relative.yaml", "latin1.yaml", "large.yaml", "fifo.yaml",
     ]
     private static let createdDirectories = ["env/a-directory", "env", "private", "work", "bin2", "bin", ""]
 
