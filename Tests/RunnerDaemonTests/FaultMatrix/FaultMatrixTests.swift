@@ -631,6 +631,39 @@ struct FaultMatrixTests {
 
         try await fault.stopCleanly()
     }
+
+    // MARK: 15. SIGHUP while the config is still being parsed
+
+    /// From the first instruction of main, SIGHUP, SIGTERM and SIGINT are blocked until the
+    /// daemon subscribes to them, so a SIGHUP sent the moment main has begun (long before the
+    /// config is parsed) stays pending instead of ending runnerd with 129. Twenty times over;
+    /// then a SIGTERM still stops it cleanly.
+    @Test func aSIGHUPAtTheStartOfMainNeverKillsTheDaemon() async throws {
+        for attempt in 1...20 {
+            let fault = try FaultCase("early-hup")
+            try fault.start("""
+                groups:
+                  g:
+                    services:
+                      one: { command: [sleep, "1000"], \(fault.environment) }
+                """)
+            // Spin (bounded) until main has blocked the three signals, then send at once.
+            let deadline = Deadline(after: .seconds(5))
+            while !deadline.hasPassed && blockedSignals(of: fault.daemon.pid) & 0x4003 != 0x4003 {
+                if fault.daemon.exitCode != nil { break }
+            }
+            let blocked = blockedSignals(of: fault.daemon.pid)
+            fault.daemon.signal(SIGHUP)
+            try #require(blocked & 0x4003 == 0x4003, "attempt \(attempt): runnerd never blocked SIGHUP, SIGINT and SIGTERM (SigBlk \(String(blocked, radix: 16)))")
+            try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+            #expect(fault.daemon.exitCode == nil, "attempt \(attempt): runnerd exited with \(fault.daemon.exitCode ?? 0)")
+            // The service did not inherit the daemon's mask.
+            let one = try await fault.pid(of: "one")
+            #expect(blockedSignals(of: one) == 0)
+            fault.recordTree()
+            try await fault.stopCleanly()
+        }
+    }
 }
 
 /// Reads a pipe to its end on a thread of its own, counting the bytes and keeping none.
@@ -673,6 +706,14 @@ private func processRealUID(_ pid: pid_t) -> uid_t? {
     let status = String(decoding: procFile("/proc/\(pid)/status"), as: UTF8.self)
     guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return nil }
     return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { uid_t($0) }
+}
+
+/// The signals blocked in the main thread of `pid` (`SigBlk:` of /proc/PID/status, bit N-1 for
+/// signal N), or 0 once it is gone.
+private func blockedSignals(of pid: pid_t) -> UInt64 {
+    let status = String(decoding: procFile("/proc/\(pid)/status"), as: UTF8.self)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }) else { return 0 }
+    return UInt64(line.dropFirst("SigBlk:".count).trimmingPrefix { $0 == "\t" || $0 == " " }, radix: 16) ?? 0
 }
 
 /// The parent pid of `pid`, or nil once it is gone.
