@@ -3,14 +3,14 @@ import Yams
 /// The top level, `defaults:`, and groups.
 extension ConfigDecoder {
     static let topLevelKeys = ["defaults", "groups"]
-    static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout"]
+    static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout", "log-rate-limit"]
     static let groupKeys = [
         "restart", "restart-delay", "restart-delay-max", "max-restarts", "restart-window", "required",
         "group-interrupt-timeout", "services",
     ]
     static let serviceKeys = [
         "command", "environment", "environment-files", "working-directory", "user", "group", "stop-signal",
-        "interrupt-timeout", "ready", "health", "watchdog",
+        "interrupt-timeout", "ready", "health", "watchdog", "stderr-priority", "level-prefix", "log-rate-limit",
     ]
 
     /// The group defaults that the file does not set (see `ConfigLoader`).
@@ -81,7 +81,7 @@ extension ConfigDecoder {
             hint: "write a map like { interrupt-timeout: 10s, group-interrupt-timeout: 15s }",
             misplaced: { key in
                 Self.groupKeys.contains(key) || Self.serviceKeys.contains(key)
-                    ? "defaults: holds only interrupt-timeout and group-interrupt-timeout; set \(key) on each group or service"
+                    ? "defaults: holds only interrupt-timeout, group-interrupt-timeout and log-rate-limit; set \(key) on each group or service"
                     : nil
             }
         ) else { return defaults }
@@ -91,6 +91,9 @@ extension ConfigDecoder {
         if let value = fields["group-interrupt-timeout"],
            let duration = duration(value, allowZero: true, example: .seconds(15)) {
             defaults.groupInterruptTimeout = duration
+        }
+        if let value = fields["log-rate-limit"], let limit = decodeLogRateLimit(value) {
+            defaults.logRateLimit = limit
         }
         return defaults
     }

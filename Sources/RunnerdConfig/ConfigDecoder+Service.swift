@@ -7,6 +7,7 @@ extension ConfigDecoder {
         var service = ServiceConfig(
             name: entry.name, command: [], executable: "", interruptTimeout: defaults.interruptTimeout
         )
+        service.logRateLimit = defaults.logRateLimit
         guard let fields = fields(
             of: entry.value, path: entry.path, keyMark: entry.keyMark, allowed: Self.serviceKeys,
             hint: "write a map with command: and the service's settings",
@@ -56,6 +57,15 @@ extension ConfigDecoder {
            let timeout = duration(value, allowZero: true, example: defaults.interruptTimeout) {
             service.interruptTimeout = timeout
         }
+        if let value = fields["stderr-priority"], let priority = decodePriority(value) {
+            service.stderrPriority = priority
+        }
+        if let value = fields["level-prefix"], let levelPrefix = bool(value) {
+            service.levelPrefix = levelPrefix
+        }
+        if let value = fields["log-rate-limit"], let limit = decodeLogRateLimit(value) {
+            service.logRateLimit = limit
+        }
         var readyFailed = false
         if let value = fields["ready"] {
             let errorsBefore = errors.count
@@ -76,6 +86,37 @@ extension ConfigDecoder {
             }
         }
         return service
+    }
+
+    // MARK: Logs
+
+    /// The syslog priorities by the names systemd gives them (`SyslogLevel=`), most urgent first.
+    static let priorityNames = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+
+    /// A syslog priority: one of ``priorityNames``, or its number from 0 to 7.
+    mutating func decodePriority(_ entry: Entry) -> Int? {
+        guard let text = string(entry, hint: "write a priority such as warning or info") else { return nil }
+        if let index = Self.priorityNames.firstIndex(of: text) { return index }
+        if text.count == 1, let number = Int(text), (0...7).contains(number) { return number }
+        report(entry, "\(text.debugDescription) is not a syslog priority; write one of \(Self.list(Self.priorityNames, conjunction: "or")), or a number from 0 to 7")
+        return nil
+    }
+
+    /// `{ burst: 10000, interval: 30s }`: both keys; an interval of 0 turns the limit off.
+    mutating func decodeLogRateLimit(_ entry: Entry) -> LogRateLimit? {
+        guard let fields = fields(
+            of: entry.value, path: entry.path, keyMark: entry.keyMark, allowed: ["burst", "interval"],
+            hint: "write a map like { burst: 10000, interval: 30s }", misplaced: { _ in nil }
+        ) else { return nil }
+        var limit = LogRateLimit.standard
+        var valid = true
+        if let value = fields["burst"] {
+            if let burst = count(value, minimum: 1, example: 10_000) { limit.burst = burst } else { valid = false }
+        }
+        if let value = fields["interval"] {
+            if let interval = duration(value, allowZero: true, example: .seconds(30)) { limit.interval = interval } else { valid = false }
+        }
+        return valid ? limit : nil
     }
 
     /// One value per name, at the position of its first assignment, with the last value given.

@@ -24,6 +24,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public var interruptTimeout: Duration
         /// `group-interrupt-timeout`: how long a group waits for all its services (default 15s).
         public var groupInterruptTimeout: Duration
+        /// `log-rate-limit`: each service's share of journald's budget, unless it sets its own.
+        public var logRateLimit: LogRateLimit = .standard
 
         /// The defaults of a file without `defaults:`: 10s and 15s.
         public static let standard = Defaults(interruptTimeout: .seconds(10), groupInterruptTimeout: .seconds(15))
@@ -114,6 +116,15 @@ public struct ServiceConfig: Sendable, Equatable {
     /// notify relay before it counts as failed. Only set together with a `notify` readiness probe
     /// (the loader rejects it otherwise); nil means no watchdog.
     public var watchdog: Duration?
+    /// `stderr-priority`: the syslog priority (0 emerg ... 7 debug) of its stderr lines; stdout's
+    /// are 6 (info).
+    public var stderrPriority: Int = 4
+    /// `level-prefix`: whether a line starting with `<N>` (N from 0 to 7) takes priority N, with
+    /// the prefix removed, as systemd's `SyslogLevelPrefix=` does.
+    public var levelPrefix = true
+    /// `log-rate-limit`: how many lines it may send to the journal in a window; past that they
+    /// are dropped and counted.
+    public var logRateLimit: LogRateLimit = .standard
 
     /// A service as given; nothing is validated.
     public init(
@@ -134,6 +145,24 @@ public struct ServiceConfig: Sendable, Equatable {
         self.ready = ready
         self.health = health
         self.watchdog = watchdog
+    }
+}
+
+/// A service's share of journald's budget: at most `burst` lines in each `interval`; past that,
+/// its lines are dropped and counted, and the count is logged once the window ends. An
+/// `interval` of zero means no limit.
+public struct LogRateLimit: Sendable, Equatable {
+    /// Lines allowed per window.
+    public var burst: Int
+    /// The window's length; zero turns the limit off.
+    public var interval: Duration
+
+    /// journald's own default for a whole unit: 10,000 lines in 30 s.
+    public static let standard = LogRateLimit(burst: 10_000, interval: .seconds(30))
+
+    public init(burst: Int, interval: Duration) {
+        self.burst = burst
+        self.interval = interval
     }
 }
 

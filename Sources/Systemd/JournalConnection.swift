@@ -36,11 +36,14 @@ public final class JournalConnection: Sendable {
     /// Writes one entry with `fields` in order; the contract of ``Journal/send(_:)``.
     ///
     /// When no journald listens at the path (the socket does not exist, or nobody reads it),
-    /// the entry is dropped and the call succeeds, as with libsystemd.
+    /// the entry is dropped and the call succeeds, as with libsystemd, and returns false, so that
+    /// a caller can count what was lost.
     ///
+    /// - Returns: true when journald's socket took the entry; false when no journald listens.
     /// - Throws: ``JournalError/noFields`` for an empty array; ``JournalError/sendFailed(code:)``
     ///   when the kernel refuses the entry.
-    public func send(_ fields: [JournalField]) throws(JournalError) {
+    @discardableResult
+    public func send(_ fields: [JournalField]) throws(JournalError) -> Bool {
         guard !fields.isEmpty else { throw .noFields }
         var datagram = Self.encode(fields)
         if let identifier = Self.implicitIdentifier, !fields.contains(where: { $0.name == "SYSLOG_IDENTIFIER" }) {
@@ -63,20 +66,21 @@ public final class JournalConnection: Sendable {
             }
             switch error {
             case 0:
-                return
+                return true
             case ENOENT:
-                return  // no journald
+                return false  // no journald
             case ECONNREFUSED where attempt == 0, ENOTCONN where attempt == 0:
                 continue
             case ECONNREFUSED:
-                return  // nobody reads the socket: no journald
+                return false  // nobody reads the socket: no journald
             case EMSGSIZE, ENOBUFS:
                 try Journal.send(fields)
-                return
+                return true
             default:
                 throw .sendFailed(code: error)
             }
         }
+        return false
     }
 
     /// What libsystemd adds to an entry without a `SYSLOG_IDENTIFIER`: the program's name, if it

@@ -104,6 +104,13 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         NotifyState(.custom(name: name, value: value))
     }
 
+    /// The text of a ``status(_:)`` state; nil for every other state. Lets a sender coalesce
+    /// status lines, where only the latest matters.
+    public var statusText: String? {
+        if case .status(let text) = kind { return text }
+        return nil
+    }
+
     /// The field as it would appear in the datagram, for logs and test failures. For
     /// ``reloading`` the timestamp is shown as a placeholder, since it is read at send time.
     public var description: String {
@@ -120,6 +127,28 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         case .watchdogTimeout(let timeout): "WATCHDOG_USEC=<\(timeout)>"
         case .extendTimeout(let extra): "EXTEND_TIMEOUT_USEC=<\(extra)>"
         case .custom(let name, let value): "\(name)=\(value)"
+        }
+    }
+
+    /// The name of the notify field this state sets, as in the datagram: `READY`, `RELOADING`,
+    /// `STOPPING`, `STATUS`, `ERRNO`, `BUSERROR`, `MAINPID`, `WATCHDOG` (for both ``watchdog``
+    /// and ``watchdogTrigger``), `WATCHDOG_USEC`, `EXTEND_TIMEOUT_USEC`, or a custom field's name.
+    ///
+    /// For a sender that treats fields differently, for example one that keeps only the latest
+    /// `STATUS` while the manager is not reading, without parsing datagrams itself.
+    public var field: String {
+        switch kind {
+        case .ready: "READY"
+        case .reloading: "RELOADING"
+        case .stopping: "STOPPING"
+        case .status: "STATUS"
+        case .errno: "ERRNO"
+        case .busError: "BUSERROR"
+        case .mainPID: "MAINPID"
+        case .watchdog, .watchdogTrigger: "WATCHDOG"
+        case .watchdogTimeout: "WATCHDOG_USEC"
+        case .extendTimeout: "EXTEND_TIMEOUT_USEC"
+        case .custom(let name, _): name
         }
     }
 

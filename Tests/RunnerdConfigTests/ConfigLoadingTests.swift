@@ -81,6 +81,27 @@ struct ConfigLoadingTests {
         #expect(config.groups[1].services[0].interruptTimeout == .seconds(3))
     }
 
+    @Test func logKeysAreReadWithTheirDefaults() throws {
+        let config = try load("""
+            defaults: { log-rate-limit: { burst: 100, interval: 10s } }
+            groups:
+              web:
+                services:
+                  plain: { command: [tool] }
+                  access: { command: [tool], stderr-priority: info, level-prefix: false }
+                  numbered: { command: [tool], stderr-priority: 3, log-rate-limit: { interval: 0s } }
+            """)
+        let services = config.groups[0].services
+        #expect(services.map(\.stderrPriority) == [4, 6, 3])
+        #expect(services.map(\.levelPrefix) == [true, false, true])
+        #expect(services.map(\.logRateLimit) == [
+            LogRateLimit(burst: 100, interval: .seconds(10)), LogRateLimit(burst: 100, interval: .seconds(10)),
+            LogRateLimit(burst: 10_000, interval: .zero),
+        ])
+        let standard = try onlyService(Self.serviceYAML([]))
+        #expect(standard.logRateLimit == LogRateLimit(burst: 10_000, interval: .seconds(30)))
+    }
+
     @Test func everyGroupKeyIsRead() throws {
         let config = try load("""
             groups:

@@ -81,7 +81,7 @@ extension ConfigErrorCase {
         ),
         ConfigErrorCase(
             name: "an unknown key in defaults", yaml: "defaults: { restart: never }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
-            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout and group-interrupt-timeout; set restart on each group or service"]
+            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout, group-interrupt-timeout and log-rate-limit; set restart on each group or service"]
         ),
         // Groups.
         ConfigErrorCase(
@@ -386,7 +386,27 @@ extension ConfigErrorCase {
         ),
         .service(
             "an invalid log-line pattern", [#"ready: { log-line: "listening (on" }"#],
-            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "listening (on" is not a valid regular expression (expected ')'); fix the pattern or escape special characters with \"#]
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "listening (on" is not a valid regular expression: the ( at character 11 is not closed; close it with ), or write \( to match a ("#]
+        ),
+        .service(
+            "a log-line pattern with a backreference", [#"ready: { log-line: '(ready) \1' }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "(ready) \\1" uses the backreference \1 at character 9, which needs backtracking; log-line patterns run in linear time, so that no line can stall the daemon: repeat the text itself instead"#]
+        ),
+        .service(
+            "a log-line pattern with a lookahead", [#"ready: { log-line: "ready(?! not)" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "ready(?! not)" uses a lookahead (?! at character 6, which needs backtracking; log-line patterns run in linear time, so that no line can stall the daemon: match the text after it as part of the pattern"#]
+        ),
+        .service(
+            "a log-line pattern with a possessive quantifier", [#"ready: { log-line: "ready.*+" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "ready.*+" uses the possessive quantifier *+ at character 7, which log-line patterns do not support; write * instead"#]
+        ),
+        .service(
+            "a log-line pattern with an inline option", [#"ready: { log-line: "(?m)^ready" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "(?m)^ready" uses the inline option (?m at character 1, which log-line patterns do not support; only (?i) at the very start is supported, for case-insensitive matching"#]
+        ),
+        .service(
+            "a log-line pattern with too large a count", [#"ready: { log-line: "^a{5000}$" }"#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.ready.log-line: "^a{5000}$" repeats {5000} at character 3, more than the 1000 times a log-line pattern may count; use + or * for long runs"#]
         ),
         .service(
             "notify turned off", ["ready: { notify: false }"],
@@ -453,6 +473,26 @@ extension ConfigErrorCase {
                 "runnerd.yaml:6:31: groups.web.services.api.ready.timeout: is set twice; the first is on line 6; remove one",
                 #"runnerd.yaml:6:49: groups.web.services.api.ready.tcp: "8080" has no port; write host:port, e.g. 127.0.0.1:8080"#,
             ]
+        ),
+        .service(
+            "stderr-priority that is not a syslog priority", ["stderr-priority: loud"],
+            [#"runnerd.yaml:6:26: groups.web.services.api.stderr-priority: "loud" is not a syslog priority; write one of emerg, alert, crit, err, warning, notice, info or debug, or a number from 0 to 7"#]
+        ),
+        .service(
+            "level-prefix that is not a boolean", ["level-prefix: maybe"],
+            [#"runnerd.yaml:6:23: groups.web.services.api.level-prefix: "maybe" is not true or false; write true or false"#]
+        ),
+        .service(
+            "log-rate-limit with a zero burst and an interval that is not a duration", ["log-rate-limit: { burst: 0, interval: soon }"],
+            [
+                #"runnerd.yaml:6:34: groups.web.services.api.log-rate-limit.burst: "0" is too small; write at least 1, e.g. 10000"#,
+                #"runnerd.yaml:6:47: groups.web.services.api.log-rate-limit.interval: "soon" is not a duration; write e.g. 30s, 250ms or 1m30s"#,
+            ]
+        ),
+        ConfigErrorCase(
+            name: "log-rate-limit in defaults with an unknown key",
+            yaml: "defaults: { log-rate-limit: { burst: 100, interval: 10s, extra: 1 } }\ngroups:\n  web:\n    services:\n      api:\n        command: [tool]\n",
+            expected: ["runnerd.yaml:1:58: defaults.log-rate-limit.extra: unknown key; valid keys here are burst and interval"]
         ),
     ]
 }

@@ -4,7 +4,8 @@ import Glibc
 /// One service's stdout or stderr: the daemon's read end of the pipe, read on the event loop,
 /// split into lines and handed to the `LogWriter`.
 ///
-/// Lines longer than `maximumLine` bytes are cut into several, a last line without a newline is
+/// Lines longer than `maximumLine` bytes are cut into several, never inside a UTF-8 character (a
+/// cut character would show as `[blob data]` in both pieces), a last line without a newline is
 /// still forwarded at end of file, and a child that writes without newlines cannot make the
 /// daemon buffer more than one `maximumLine` per pipe. Loop only, except `init`.
 final class OutputPipe: @unchecked Sendable {
@@ -118,8 +119,12 @@ final class OutputPipe: @unchecked Sendable {
         }
         partial.append(contentsOf: chunk[lineStart...])
         while partial.count >= Self.maximumLine {
-            partial.withUnsafeBytes { deliver(UnsafeRawBufferPointer(rebasing: $0[..<Self.maximumLine])) }
-            partial.removeFirst(Self.maximumLine)
+            let cut = partial.withUnsafeBytes { bytes in
+                let cut = Self.characterBoundary(in: bytes, atOrBefore: Self.maximumLine)
+                deliver(UnsafeRawBufferPointer(rebasing: bytes[..<cut]))
+                return cut
+            }
+            partial.removeFirst(cut)
         }
     }
 
@@ -133,14 +138,29 @@ final class OutputPipe: @unchecked Sendable {
         return base.distance(to: UnsafeRawPointer(found))
     }
 
-    /// Hands `line` to `deliver` in pieces of at most `maximumLine` bytes.
+    /// Hands `line` to `deliver` in pieces of at most `maximumLine` bytes, each cut at a character
+    /// boundary.
     private func deliverSplitting(_ line: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) -> Void) {
         var start = 0
         repeat {
-            let end = min(line.count, start + Self.maximumLine)
+            var end = line.count
+            if end - start > Self.maximumLine {
+                end = start + Self.characterBoundary(in: UnsafeRawBufferPointer(rebasing: line[start...]), atOrBefore: Self.maximumLine)
+            }
             deliver(UnsafeRawBufferPointer(rebasing: line[start..<end]))
             start = end
         } while start < line.count
+    }
+
+    /// Where to cut `bytes` so that the first piece has at most `limit` bytes and ends on a UTF-8
+    /// character boundary: `limit` itself unless the byte there continues a character, in which
+    /// case up to three bytes earlier, where that character starts. Bytes that are not UTF-8 have
+    /// no characters to keep whole: after three continuation bytes the cut stays at `limit`.
+    static func characterBoundary(in bytes: UnsafeRawBufferPointer, atOrBefore limit: Int) -> Int {
+        guard limit < bytes.count else { return bytes.count }
+        var cut = limit
+        while cut > limit - 3, cut > 1, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
+        return bytes[cut] & 0xC0 == 0x80 ? limit : cut
     }
 
     private func emit(_ line: UnsafeRawBufferPointer) -> Bool {

@@ -8,15 +8,18 @@ import RunnerdConfig
 /// and everything left in its process group have exited; its stopper sends the stop signal to
 /// the process group.
 ///
-/// The daemon answers a runner's `TimeoutError` with `kill()`, which sends SIGKILL to the whole
-/// process group, so nothing of a service outlives its stop.
+/// It decides nothing about time: when a service must be killed is decided by its group's
+/// ``GroupLifecycle``, which hears of everything that needs a decision (a failed probe through
+/// `Events.failed`, processes left behind through `Events.lingering`, the runner's `TimeoutError`)
+/// and answers with ``signalRemaining()`` or ``kill()``, which sends SIGKILL to the whole process
+/// group and to what escaped it, so nothing of a service outlives its stop.
 ///
 /// A process can leave the group and the session (a daemon that forks twice and calls `setsid`);
 /// once its parent exits it is re-parented to runnerd, the child subreaper. In the daemon, every
 /// service's environment carries `RUNNERD_SERVICE=group/service`, which such a process inherits,
 /// so that when the service's process group has emptied, its escaped processes are found through
-/// `/proc` and stopped too, within the same interrupt timeout. One that also replaced its
-/// environment is only killed when runnerd exits.
+/// `/proc` and stopped too, under the same orders. One that also replaced its environment is only
+/// killed when runnerd exits.
 final class ProcessService: Sendable {
     /// The variable that marks a service's processes, so that those that leave its process group
     /// and session can still be found: `RUNNERD_SERVICE=group/service`.
@@ -33,14 +36,23 @@ final class ProcessService: Sendable {
     private struct State {
         /// The process group (the service's pid: it leads its own session).
         var processGroup: pid_t?
+        /// The group runner's stopper asked the service to stop.
         var stopRequested = false
+        /// What the service was last told to do with whatever of it is left: a standing order
+        /// that also covers escaped processes found later.
+        var order = Order.none
+        /// Killed after a stop request: it counts as "had to be killed during the stop".
         var killed = false
         /// A failed probe or watchdog, which stopped the service and becomes its result.
         var failure: ServiceFailure?
-        /// Fires SIGKILL if a service stopped for `failure` outlives its interrupt timeout.
-        var escalation: CancellationToken?
         /// Escaped processes being stopped, which `kill()` kills too.
         var escaped: [pid_t] = []
+    }
+
+    private enum Order {
+        case none
+        case stop
+        case kill
     }
 
     init(group: String, config: ServiceConfig, context: Context) {
@@ -70,6 +82,11 @@ final class ProcessService: Sendable {
         /// Processes that left the service's process group and session were found after it
         /// exited, and are sent this signal.
         var escaped: @Sendable (ProcessService, [pid_t], Int32) -> Void = { _, _, _ in }
+        /// A probe or the service's watchdog failed: the service must stop.
+        var failed: @Sendable (ProcessService) -> Void = { _ in }
+        /// The service's main process exited and left processes behind that were not told to
+        /// stop yet: they must stop.
+        var lingering: @Sendable (ProcessService) -> Void = { _ in }
     }
 
     /// A fresh runner for one run of this service.
@@ -93,18 +110,31 @@ final class ProcessService: Sendable {
     func stop() {
         let target = state.withLock { state -> pid_t? in
             state.stopRequested = true
+            if state.order == .none { state.order = .stop }
             return state.processGroup
         }
         if let target { Glibc.kill(-target, config.stopSignal) }
     }
 
-    /// Sends SIGKILL to the whole process group, once its limit has run out or on a forced stop,
-    /// and to the escaped processes being stopped.
+    /// Sends the stop signal to whatever is left of the service: its process group and the
+    /// escaped processes being stopped. Escaped processes found later get it too.
+    func signalRemaining() {
+        let (target, escaped, signal) = state.withLock { state -> (pid_t?, [pid_t], Int32) in
+            if state.order == .none { state.order = .stop }
+            return (state.processGroup, state.escaped, state.order == .kill ? SIGKILL : config.stopSignal)
+        }
+        if let target { Glibc.kill(-target, signal) }
+        for pid in escaped { Self.signal(escaped: pid, signal) }
+    }
+
+    /// Sends SIGKILL to the whole process group and to the escaped processes being stopped;
+    /// escaped processes found later get it too. After a stop request, the service then counts
+    /// as killed.
     func kill() {
         let (target, escaped) = state.withLock { state -> (pid_t?, [pid_t]) in
+            state.order = .kill
             guard state.processGroup != nil else { return (nil, []) }
-            state.stopRequested = true
-            state.killed = true
+            if state.stopRequested { state.killed = true }
             return (state.processGroup, state.escaped)
         }
         if let target { Glibc.kill(-target, SIGKILL) }
@@ -125,15 +155,11 @@ final class ProcessService: Sendable {
         }
         started(launch, pid: pid)
         let status = await processes.waitForExit(pid)
-        let deadline = exited(launch, status: status)
-        // Whatever the process left in its process group goes with it: the stop signal first,
-        // SIGKILL once the interrupt timeout has passed. Then what escaped, by the same deadline.
-        if Glibc.kill(-pid, config.stopSignal) == 0 {
-            let escalation = killOnTimeout(processGroup: pid)
-            await processes.waitUntilEmpty(processGroup: pid)
-            escalation.cancel()
-        }
-        if processes.adoptsOrphans { await stopEscaped(until: deadline) }
+        exited(launch, status: status)
+        // Whatever the process left in its process group goes with it, under the orders its
+        // group's lifecycle gives; then what escaped.
+        if leftBehind(processGroup: pid) { await processes.waitUntilEmpty(processGroup: pid) }
+        if processes.adoptsOrphans { await stopEscaped() }
         try finish(status)
     }
 
@@ -154,7 +180,10 @@ final class ProcessService: Sendable {
 
     @inline(never)
     private func prepare() throws -> Launch {
-        let source = LogWriter.Source(group: group, service: config.name)
+        let source = LogWriter.Source(
+            group: group, service: config.name, stderrPriority: SyslogPriority(rawValue: config.stderrPriority) ?? .warning,
+            levelPrefix: config.levelPrefix, rateLimit: config.logRateLimit
+        )
         let stdout = try OutputPipe(source: source, stream: .stdout, router: context.router)
         let stderr: OutputPipe
         do {
@@ -226,36 +255,35 @@ final class ProcessService: Sendable {
             stdout.start(pid: pid, lineWatcher: lineWatcher)
             stderr.start(pid: pid, lineWatcher: lineWatcher)
         }
-        let stopNow = state.withLock { state -> Bool in
+        let order = state.withLock { state -> Order in
             state.processGroup = pid
-            return state.stopRequested
+            return state.order
         }
-        if stopNow { Glibc.kill(-pid, state.withLock { $0.killed } ? SIGKILL : config.stopSignal) }
+        // An order given before the process existed applies to it at once.
+        if order != .none { Glibc.kill(-pid, order == .kill ? SIGKILL : config.stopSignal) }
         context.events.spawned(self, pid)
         monitor.started()
     }
 
-    /// The process has exited: its probes, watchdog and notify socket end with it. Returns the
-    /// deadline for what it left behind.
+    /// The process has exited: its probes, watchdog and notify socket end with it.
     @inline(never)
-    private func exited(_ launch: Launch, status: ProcessExit) -> ContinuousClock.Instant {
-        state.withLock { $0.escalation }?.cancel()
+    private func exited(_ launch: Launch, status: ProcessExit) {
         launch.monitor.stop()
         launch.endpoint?.close()
         context.events.exited(self, status)
-        return .now + config.interruptTimeout
     }
 
-    /// SIGKILL to the process group once the interrupt timeout has run out, unless the returned
-    /// token is cancelled first (the group emptied).
+    /// Whether the main process left processes in its process group. Under a standing order they
+    /// get it at once; otherwise the group's lifecycle hears of them and decides.
     @inline(never)
-    private func killOnTimeout(processGroup pid: pid_t) -> CancellationToken {
-        let escalation = CancellationToken(timeout: config.interruptTimeout)
-        escalation.onCancel { [weak escalation] in
-            // Only the timeout kills; the explicit cancel means the group emptied.
-            if escalation?.cause != .explicit { Glibc.kill(-pid, SIGKILL) }
+    private func leftBehind(processGroup pid: pid_t) -> Bool {
+        guard Glibc.kill(-pid, 0) == 0 else { return false }
+        switch state.withLock({ $0.order }) {
+        case .none: context.events.lingering(self)
+        case .stop: Glibc.kill(-pid, config.stopSignal)
+        case .kill: Glibc.kill(-pid, SIGKILL)
         }
-        return escalation
+        return true
     }
 
     /// The run's result: killed, failed (a probe or the watchdog), or how the process ended,
@@ -273,31 +301,27 @@ final class ProcessService: Sendable {
         throw ServiceFailure.exited(status)
     }
 
-    /// Stops the service's escaped processes (see the type's notes): the stop signal, then SIGKILL
-    /// at `deadline` (or, when a stop was requested, at the runner's timeout, through `kill()`),
-    /// or SIGKILL at once when the service is being killed. Each round waits until the processes
-    /// found are gone, then looks again, for the children they orphaned in turn.
-    private func stopEscaped(until deadline: ContinuousClock.Instant) async {
+    /// Stops the service's escaped processes (see the type's notes) under the standing order: the
+    /// stop signal, or SIGKILL once the service is being killed; without an order yet, the group's
+    /// lifecycle hears of them (`Events.lingering`) and gives one. Each round waits until the
+    /// processes found are gone, then looks again, for the children they orphaned in turn.
+    private func stopEscaped() async {
         let marker = "\(Self.markerVariable)=\(key)"
         for _ in 0..<Self.escapeRounds {
             let escaped = await processes.escapedProcesses(marker: marker)
             guard !escaped.isEmpty else { break }
-            let killed = state.withLock { state in
+            let order = state.withLock { state in
                 state.escaped = escaped
-                return state.killed
+                return state.order
             }
-            let signal = killed || ContinuousClock.now >= deadline ? SIGKILL : config.stopSignal
+            let signal = order == .kill ? SIGKILL : config.stopSignal
             context.events.escaped(self, escaped, signal)
-            for pid in escaped { Self.signal(escaped: pid, signal) }
-            let escalation = CancellationToken(timeout: max(.zero, deadline - .now))
-            escalation.onCancel { [weak escalation, self] in
-                // After a stop request, the runner's own timeout answers first, with `kill()`,
-                // so that the service is reported as killed.
-                guard escalation?.cause != .explicit, !state.withLock({ $0.stopRequested }) else { return }
-                for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
+            if order == .none {
+                context.events.lingering(self)
+            } else {
+                for pid in escaped { Self.signal(escaped: pid, signal) }
             }
             await processes.waitUntilGone(escaped)
-            escalation.cancel()
         }
         state.withLock { $0.escaped = [] }
     }
@@ -310,24 +334,15 @@ final class ProcessService: Sendable {
         Glibc.kill(-pid, signal)
     }
 
-    /// A probe or watchdog failed: the service stops (SIGKILL after its interrupt timeout), and
-    /// its run fails with `failure` rather than with how the process ended.
+    /// A probe or watchdog failed: the run fails with `failure` rather than with how the process
+    /// ends, and the group's lifecycle decides how the service stops.
     private func failed(_ failure: ServiceFailure) {
-        let target = state.withLock { state -> pid_t? in
-            guard state.failure == nil else { return nil }
+        let first = state.withLock { state -> Bool in
+            guard state.failure == nil, state.processGroup != nil else { return false }
             state.failure = failure
-            return state.processGroup
+            return true
         }
-        guard let target else { return }
-        Glibc.kill(-target, config.stopSignal)
-        let escalation = CancellationToken(timeout: config.interruptTimeout)
-        escalation.onCancel { [self] in
-            // The token is cancelled explicitly once the process has exited; only the timeout kills.
-            if escalation.cause != .explicit, state.withLock({ $0.processGroup == target }) {
-                Glibc.kill(-target, SIGKILL)
-            }
-        }
-        state.withLock { $0.escalation = escalation }
+        if first { context.events.failed(self) }
     }
 
     /// The daemon's scrubbed environment, then the login variables of its user, as systemd sets

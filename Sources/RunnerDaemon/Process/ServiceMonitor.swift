@@ -25,8 +25,6 @@ final class ServiceMonitor: Sendable {
         /// When the service must ping next (notify `watchdog:`), as a token that fires then.
         var watchdogDeadline: CancellationToken?
         var readinessDeadline: CancellationToken?
-        /// The last `STATUS=` the service sent through its notify socket.
-        var status: String?
     }
 
     init(
@@ -84,7 +82,6 @@ final class ServiceMonitor: Sendable {
 
     /// A message from the service's notify socket (loop thread).
     func notifyMessage(_ message: NotifyMessage) {
-        if let status = message.status { state.withLock { $0.status = status } }
         if let extra = message.extendTimeout, state.withLock({ !$0.ready }) {
             // EXTEND_TIMEOUT_USEC while starting: the readiness deadline moves out to now + extra.
             startReadinessDeadline(extra, what: "no READY=1 arrived")
@@ -96,9 +93,6 @@ final class ServiceMonitor: Sendable {
         case nil: break
         }
     }
-
-    /// The last `STATUS=` the service sent, if any.
-    var serviceStatus: String? { state.withLock { $0.status } }
 
     /// The process has exited: stop every check.
     func stop() {

@@ -34,8 +34,9 @@ enum ProbeFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The http probe's URL is not `http://host[:port][/path]`. The config loader rejects such a
     /// URL, so this shows only for a check built in code.
     case invalidURL(url: String, problem: String)
-    /// The log-line pattern is not a regular expression Swift accepts. The config loader rejects
-    /// such a pattern, so this shows only for a matcher built in code.
+    /// The log-line pattern is not one `LogLinePattern` can run; `reason` completes a sentence
+    /// that starts with the quoted pattern. The config loader rejects such a pattern, so this
+    /// shows only for a matcher built in code.
     case invalidPattern(pattern: String, reason: String)
     /// A system call the probe needs failed (descriptors or memory ran out).
     case system(call: String, errno: Int32)
@@ -69,7 +70,7 @@ enum ProbeFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidURL(let url, let problem):
             "\(url.debugDescription) is not a probe URL: \(problem); write e.g. http://127.0.0.1:8080/healthz"
         case .invalidPattern(let pattern, let reason):
-            "\(pattern.debugDescription) is not a valid regular expression (\(reason)); fix the pattern or escape special characters with \\"
+            "\(pattern.debugDescription) \(reason)"
         case .system(let call, let errno):
             "\(call) failed: \(Self.reason(errno)); the daemon is short of file descriptors or memory"
         }

@@ -169,6 +169,25 @@ struct RunnerdDaemonTests {
         #expect(try await daemon.waitForExit() == 0)
     }
 
+    /// A required group's work can end: `restart: never` (or `on-failure`) and a clean exit. Then
+    /// runnerd's work is done too: it stops the other groups and exits 0, so that systemd's
+    /// `Restart=on-failure` leaves it down. (docs/config.md, `required`.)
+    @Test func aRequiredGroupThatFinishesStopsRunnerdWithExit0() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let config = temporaryConfig("""
+            groups:
+              batch: { restart: never, services: { job: { command: [sh, -c, "sleep 0.5; exit 0"] } } }
+              web: { services: { w: { command: [sleep, "1000"] } } }
+            """)
+        let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
+        #expect(try await daemon.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(daemon.lines.contains { $0.hasSuffix("group batch: service job exited with status 0; restart never leaves it down") })
+        #expect(daemon.lines.contains { $0.hasSuffix("required group batch finished; stopping runnerd") })
+        var texts: [String] = []
+        while let datagram = try? receiver.receive(timeout: .milliseconds(100)) { texts.append(datagram.text) }
+        #expect(texts.contains("STOPPING=1\nSTATUS=stopping: required group batch finished"), "\(texts)")
+    }
+
     @Test func readyAndStoppingReachTheNotifySocket() async throws {
         let receiver = try NotifyReceiver(.abstract)
         let config = temporaryConfig("""

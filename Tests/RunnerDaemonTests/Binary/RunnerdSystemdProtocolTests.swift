@@ -139,6 +139,28 @@ struct RunnerdSystemdProtocolTests {
         #expect(try await daemon.waitForExit() == 0)
     }
 
+    /// `WATCHDOG_USEC=1` asks for a ping every half microsecond: runnerd says once that it cannot
+    /// honour that and pings every 5 ms, no more often (it sent over 100,000 datagrams a second).
+    @Test func aTinyWatchdogIsWarnedAboutOnceAndPingedNoMoreThanEvery5ms() async throws {
+        let receiver = try NotifyReceiver(.path)
+        let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "1"])
+        _ = try await receiver.receiveAsync(timeout: .seconds(10))
+        var pings = 0
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(1) {
+            guard let datagram = try? await receiver.receiveAsync(timeout: .milliseconds(100)) else { continue }
+            if datagram.text == "WATCHDOG=1" { pings += 1 }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(pings > 20 && Double(pings) <= elapsed / .milliseconds(5) + 5, "\(pings) pings in \(elapsed)")
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        let warnings = daemon.lines.filter { $0.contains("is shorter than runnerd can honour") }
+        #expect(warnings.count == 1, "\(daemon.lines)")
+        #expect(warnings.first?.hasSuffix("watchdog: WatchdogSec=1us is shorter than runnerd can honour (20ms); pinging every 5ms, no more often; raise WatchdogSec=") == true)
+    }
+
     @Test func aWatchdogMeantForAnotherProcessIsNotPinged() async throws {
         let receiver = try NotifyReceiver(.path)
         let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")

@@ -39,11 +39,12 @@ final class FaultCase {
         try start(configAt: configPath, environment: environment, stdoutFD: stdoutFD)
     }
 
-    /// Starts `runnerd run` on an existing config file.
+    /// Starts `runnerd run` on an existing config file. A `NOTIFY_SOCKET` in `environment` wins
+    /// over the case's own receiver.
     func start(configAt path: String, environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
         configPath = path
         var variables = environment
-        variables["NOTIFY_SOCKET"] = notify.address
+        variables["NOTIFY_SOCKET"] = environment["NOTIFY_SOCKET"] ?? notify.address
         daemon = try RunnerdProcess(["run", "--config", path], environment: variables, stdoutFD: stdoutFD)
     }
 

@@ -632,7 +632,7 @@ struct FaultMatrixTests {
         try await fault.stopCleanly()
     }
 
-    // MARK: 16. A FIFO as an environment file on reload
+    // MARK: 17. A FIFO as an environment file on reload
 
     /// A FIFO without a writer once blocked a reload for good, and SIGTERM with it. It is refused
     /// at once: the old config keeps running, and SIGTERM stops the daemon with 0.
@@ -662,7 +662,7 @@ struct FaultMatrixTests {
         #expect(ContinuousClock.now - start < .seconds(3))
     }
 
-    // MARK: 17. 20,000 variables, and more than execve takes
+    // MARK: 18. 20,000 variables, and more than execve takes
 
     /// 20,000 variables from an environment file reach the service promptly; three files that
     /// together pass execve's limit fail the spawn with the sizes, naming the service.
@@ -703,7 +703,7 @@ struct FaultMatrixTests {
         try await fault.stopCleanly()
     }
 
-    // MARK: 15. SIGHUP while the config is still being parsed
+    // MARK: 16. SIGHUP while the config is still being parsed
 
     /// From the first instruction of main, SIGHUP, SIGTERM and SIGINT are blocked until the
     /// daemon subscribes to them, so a SIGHUP sent the moment main has begun (long before the
@@ -734,6 +734,94 @@ struct FaultMatrixTests {
             fault.recordTree()
             try await fault.stopCleanly()
         }
+    }
+
+    // MARK: 15. A pathological log-line pattern
+
+    @Test func aPathologicalLogLinePatternTimesOutOnTimeWhileEverythingElseRuns() async throws {
+        let fault = try FaultCase("pathological-pattern")
+        // A backtracking engine takes about 1.6^100 steps to fail `^(a|aa)+$` on this line, on
+        // the event loop: no other output, no timeout and no stop would ever happen.
+        let line = String(repeating: "a", count: 100) + "!"
+        try fault.start("""
+            groups:
+              slow:
+                max-restarts: 0
+                services:
+                  patho:
+                    command: [sh, -c, "echo armed; while :; do echo \(line); sleep 0.02; done"]
+                    ready: { log-line: "^(a|aa)+$", timeout: 1s }
+                    \(fault.environment)
+              other:
+                services:
+                  ticker: { command: [sh, -c, "while :; do echo tick; sleep 0.05; done"], \(fault.environment) }
+            """)
+        try await fault.daemon.waitForLine(containing: "slow/patho | armed")
+        let armed = ContinuousClock.now
+        _ = try await fault.pid(of: "patho")
+        _ = try await fault.pid(of: "ticker")
+        fault.recordTree()
+        #expect(try await fault.noZombies())
+
+        // The required group gives up when its probe times out, which stops runnerd with exit 1.
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(10)) == 1)
+        let took = ContinuousClock.now - armed
+        #expect(took > .milliseconds(900) && took < .seconds(2), "runnerd stopped \(took) after the service started")
+        let lines = fault.daemon.lines
+        let reason = "service patho was not ready: no output line matched /^(a|aa)+$/ within 1s"
+        #expect(lines.contains { $0.hasSuffix("group slow: \(reason); giving up because max-restarts is 0") })
+        #expect(lines.contains { $0.hasSuffix("required group slow gave up (\(reason), and max-restarts is 0); stopping runnerd") })
+        #expect(lines.contains { $0.hasSuffix("stopped; exit code 1") })
+        // Output flowed throughout: a tick every 50 ms and a pathological line every 20 ms, for 1 s.
+        let ticks = lines.filter { $0 == "other/ticker | tick" }.count
+        let pathological = lines.filter { $0 == "slow/patho | \(line)" }.count
+        #expect(ticks >= 10, "\(ticks) lines of the other group")
+        #expect(pathological >= 25, "\(pathological) lines of the service itself")
+        let texts = fault.notify.texts
+        #expect(!texts.contains { $0.hasPrefix("READY=1") }, "\(texts)")
+        #expect(texts.last == "STOPPING=1\nSTATUS=stopping: required group slow gave up", "\(texts)")
+        try await fault.expectNothingLeft()
+    }
+
+    /// systemd's notify socket is bound but never read (a busy or stuck PID 1): its queue fills
+    /// up, and a blocking send would freeze the event loop. Output must keep flowing, a crashing
+    /// group must keep restarting, and SIGTERM must still stop everything within its limits.
+    @Test func aDeafNotifySocketStallsNeitherOutputNorRestartsNorTheStop() async throws {
+        let fault = try FaultCase("deaf-notify")
+        let deaf = try NotifyReceiver(.path)
+        try fault.start("""
+            groups:
+              crash:
+                restart: always
+                restart-delay: 50ms
+                restart-delay-max: 50ms
+                max-restarts: 1000
+                services:
+                  blip: { command: [sh, -c, "sleep 0.1; exit 1"], \(fault.environment) }
+              other:
+                services:
+                  ticker: { command: [sh, -c, "while :; do echo tick; sleep 0.05; done"], \(fault.environment) }
+            """, environment: ["NOTIFY_SOCKET": deaf.address])
+        _ = try await fault.pid(of: "ticker")
+        // Every restart changes the status: far more datagrams than the socket's queue holds.
+        _ = try await fault.daemon.waitForLines(containing: "group crash: service blip exited with status 1", count: 10, timeout: .seconds(10))
+        let ticksBefore = fault.daemon.lines.filter { $0 == "other/ticker | tick" }.count
+        let restartsBefore = fault.daemon.lines.filter { $0.contains("group crash: service blip exited") }.count
+        try await Task.sleep(for: .milliseconds(500))
+        let lines = fault.daemon.lines
+        #expect(lines.filter { $0 == "other/ticker | tick" }.count >= ticksBefore + 5, "output stalled")
+        #expect(lines.filter { $0.contains("group crash: service blip exited") }.count >= restartsBefore + 2, "restarts stalled")
+        #expect(lines.contains { $0.contains("is not reading") }, "no warning that systemd is not reading: \(lines.suffix(20))")
+        fault.recordTree()
+        #expect(try await fault.noZombies())
+
+        let stop = ContinuousClock.now
+        fault.daemon.signal(SIGTERM)
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(10)) == 0)
+        let took = ContinuousClock.now - stop
+        // Groups stop at once; the last notify messages get one more second to go out.
+        #expect(took < .seconds(3), "the stop took \(took)")
+        try await fault.expectNothingLeft()
     }
 }
 

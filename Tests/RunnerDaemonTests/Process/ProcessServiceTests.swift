@@ -164,6 +164,19 @@ struct ProcessServiceTests {
         #expect(pieces.map { $0.count - "test/talker | ".count } == [OutputPipe.maximumLine, 10])
     }
 
+    /// A long line is cut before a character that would straddle the cut, not through it: both
+    /// pieces stay valid UTF-8 (journald showed a cut character as `[blob data]` in both).
+    @Test func longLinesAreCutAtACharacterBoundary() async throws {
+        let before = OutputPipe.maximumLine - 1
+        // "é" is two bytes: at offset maximumLine - 1 it would straddle the cut; "😀" is four.
+        let script = "head -c \(before) /dev/zero | tr '\\0' x; printf '\\303\\251yz\\n'; head -c \(before - 2) /dev/zero | tr '\\0' w; printf '\\360\\237\\230\\200end\\n'"
+        _ = try await runToEnd(harness.service("utf8", ["/bin/sh", "-c", script]))
+        let lines = try await harness.waitForLine { $0.hasSuffix("end") }.filter { $0.hasPrefix("test/utf8 | ") }.map { $0.dropFirst("test/utf8 | ".count) }
+        #expect(lines.map(\.utf8.count) == [before, 4, before - 2, 7])
+        #expect(lines[1] == "éyz")
+        #expect(lines[3] == "😀end")
+    }
+
     @Test func servicesRunWithTheGivenEnvironmentOnly() async throws {
         // A name given twice keeps its first place and its last value; an entry without `=` is
         // not passed on.

@@ -145,6 +145,7 @@ struct CollectedLog: Sendable {
 
     private final class Store: Sendable {
         let lines = Mutex<[(Logger.Level, String)]>([])
+        let metadata = Mutex<[Logger.Metadata]>([])
     }
 
     private struct Handler: LogHandler {
@@ -159,6 +160,7 @@ struct CollectedLog: Sendable {
 
         func log(event: LogEvent) {
             store.lines.withLock { $0.append((event.level, event.message.description)) }
+            store.metadata.withLock { $0.append(event.metadata ?? [:]) }
         }
     }
 
@@ -169,6 +171,13 @@ struct CollectedLog: Sendable {
 
     /// Every message so far, in order.
     var lines: [String] { store.lines.withLock { $0.map(\.1) } }
+
+    /// Every message so far with the metadata of its log call, in order.
+    var entries: [(message: String, metadata: Logger.Metadata)] {
+        let lines = self.lines
+        let metadata = store.metadata.withLock { $0 }
+        return Array(zip(lines, metadata))
+    }
 
     /// The messages at warning level or above.
     var warnings: [String] { store.lines.withLock { $0.filter { $0.0 >= .warning }.map(\.1) } }

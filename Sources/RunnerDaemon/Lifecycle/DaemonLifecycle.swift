@@ -1,0 +1,516 @@
+import Logging
+import RunnerdConfig
+import Systemd
+
+/// The daemon's lifecycle as a pure state machine: it is fed events (what each group reports, a
+/// reload or stop request, a new config, a due timer) and returns the actions that follow, in the
+/// order they must be carried out, without any I/O, thread or clock of its own.
+///
+/// It owns every promise made to systemd:
+/// - `READY=1` goes out only when every service of every group of the *current* config that is
+///   meant to run is ready, counted from this machine's own state (a group being replaced by a
+///   reload counts for nothing until its new run is ready), and never while stopping;
+/// - on a stop, `STOPPING=1` is the first action, before any group is told to stop;
+/// - `RELOADING=1` with `MONOTONIC_USEC` opens each reload, and its `READY=1` closes it;
+/// - `EXTEND_TIMEOUT_USEC` while a long stop is still within the services' limits;
+/// - the exit code.
+///
+/// ```
+/// starting ──all ready──▶ running ◀──all ready── reloading(queued)
+///     │                     │  └──reload requested──▶──┘   │
+///     └─────────────────────┴──stop requested─────────────┴──▶ stopping(reason, forced) ──all ended──▶ stopped(code)
+/// ```
+struct DaemonLifecycle: Sendable {
+    /// Where the daemon is.
+    enum State: Sendable, Equatable {
+        /// The first run: `READY=1` has not gone out yet.
+        case starting
+        /// Every group meant to run is up (`READY=1` went out).
+        case running
+        /// A reload is under way; `queued` when another was asked for meanwhile.
+        case reloading(queued: Bool)
+        /// Every group is being stopped; `forced` after a second stop request.
+        case stopping(reason: String, forced: Bool)
+        /// Everything has stopped; the daemon exits with `exitCode`.
+        case stopped(exitCode: Int32)
+    }
+
+    /// What happened.
+    enum Event: Sendable, Equatable {
+        /// What the run `generation` of group `name` reported.
+        case group(String, generation: Int, GroupLifecycle.Report)
+        /// A `STATUS=` a service sent through its notify socket.
+        case serviceStatus(String, generation: Int, service: String, text: String)
+        /// SIGHUP, or a reload asked for another way.
+        case reloadRequested
+        /// The config file was read again and is valid.
+        case configLoaded(DaemonConfig)
+        /// The config file was read again and is invalid: `message` says why (located).
+        case configInvalid(String)
+        /// SIGTERM, SIGINT, or another reason to stop, as the status line says it.
+        case stopRequested(reason: String)
+        /// The time set with ``Action/scheduleExtend(at:)`` has come.
+        case extendDue
+        /// The watchdog's timer fired; acknowledging it proves this machine still runs.
+        case watchdogTick
+    }
+
+    /// What the shell must do, in order.
+    enum Action: Sendable, Equatable {
+        case notify([NotifyState])
+        /// Start supervising `config` as run `generation` of its group.
+        case startGroup(GroupConfig, generation: Int)
+        /// Ask run `generation` of group `name` to stop for good.
+        case stopGroup(String, generation: Int)
+        /// SIGKILL to every service of every group (a second stop request).
+        case killEverything
+        /// Read the config file again, off the event loop, and report back.
+        case loadConfig
+        /// Feed ``Event/extendDue`` back at `at`.
+        case scheduleExtend(at: ContinuousClock.Instant)
+        /// The status line changed: render it with ``statusText(at:)`` when it may go out.
+        case statusChanged
+        /// Send `WATCHDOG=1`.
+        case pingWatchdog
+        case log(Logger.Level, String)
+        /// Everything has stopped: exit with this code.
+        case exit(Int32)
+    }
+
+    /// The daemon's exit codes, as `runnerd --help` documents them.
+    enum ExitCode {
+        static let success: Int32 = 0
+        static let failure: Int32 = 1
+    }
+
+    private enum ServicePhase: Sendable, Equatable {
+        case down
+        case starting(since: ContinuousClock.Instant)
+        case ready
+    }
+
+    private struct ServiceView: Sendable {
+        var name: String
+        var phase: ServicePhase = .down
+        /// The last `STATUS=` it sent through its notify socket.
+        var status: String?
+    }
+
+    private enum GroupPhase: Sendable, Equatable {
+        case running
+        case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
+        case ended(GroupLifecycle.Outcome)
+    }
+
+    private struct GroupView: Sendable {
+        var config: GroupConfig
+        var generation: Int
+        var phase: GroupPhase = .running
+        /// In config order.
+        var services: [ServiceView]
+
+        init(config: GroupConfig, generation: Int) {
+            self.config = config
+            self.generation = generation
+            services = config.services.map { ServiceView(name: $0.name) }
+        }
+
+        func index(of service: String) -> Int? { services.firstIndex { $0.name == service } }
+
+        var isMeantToRun: Bool {
+            if case .ended = phase { return false }
+            return true
+        }
+    }
+
+    private(set) var state: State = .starting
+    private(set) var config: DaemonConfig
+    /// The groups of the current config, in its order.
+    private var groups: [GroupView] = []
+    /// Groups of an earlier config that a reload is stopping: name → generation.
+    private var retiring: [String: Int] = [:]
+    /// Groups a reload starts once the retiring ones have stopped.
+    private var toStart: [GroupConfig] = []
+    /// The log line that ends the reload under way, and the groups it adds.
+    private var reloadSummary = ""
+    private var added: Set<String> = []
+    private var reloadError: String?
+    private var nextGeneration = 1
+    /// Counted as states change, so that an event costs O(services of one group), not O(all).
+    private var readyCount = 0
+    private var meantToRunCount = 0
+    private var startingCount = 0
+    /// A `READY=1` is owed once everything meant to run is ready.
+    private var readyOwed = true
+    private var stopStarted: ContinuousClock.Instant?
+    private var failedRequired = false
+    private var killedDuringStop: [(group: String, services: [String])] = []
+    private let stopTimeout: Duration?
+
+    /// - Parameters:
+    ///   - config: The config loaded at start.
+    ///   - stopTimeout: The unit's `TimeoutStopSec`, if known: a stop that runs past 75% of it,
+    ///     while still within the services' own limits, asks for more time. Without it, the
+    ///     daemon asks for 30 more seconds before every 30 seconds of stopping.
+    init(config: DaemonConfig, stopTimeout: Duration? = nil) {
+        self.config = config
+        self.stopTimeout = stopTimeout
+    }
+
+    /// The first actions: start every group.
+    mutating func start(at now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        for group in config.groups { actions.append(startGroup(group)) }
+        return actions + [.statusChanged] + readyIfDue(at: now)
+    }
+
+    mutating func handle(_ event: Event, at now: ContinuousClock.Instant) -> [Action] {
+        switch event {
+        case .group(let name, let generation, let report):
+            return handle(report, group: name, generation: generation, at: now)
+
+        case .serviceStatus(let name, let generation, let service, let text):
+            guard let g = groupIndex(name, generation), let s = groups[g].index(of: service) else { return [] }
+            groups[g].services[s].status = text
+            return [.statusChanged]
+
+        case .reloadRequested:
+            switch state {
+            case .starting, .running:
+                state = .reloading(queued: false)
+                return beginReload(at: now)
+            case .reloading:
+                state = .reloading(queued: true)
+                return [.log(.notice, "received another reload request during a reload; it runs once this one is done")]
+            case .stopping, .stopped:
+                return []
+            }
+
+        case .configLoaded(let new):
+            guard case .reloading = state else { return [] }
+            return apply(new, at: now)
+
+        case .configInvalid(let message):
+            guard case .reloading = state else { return [] }
+            reloadError = message
+            readyOwed = true
+            return [.log(.error, "reload: \(config.path) is invalid; keeping the running config:\n\(message)"), .statusChanged]
+                + readyIfDue(at: now)
+
+        case .stopRequested(let reason):
+            return stop(reason: reason, at: now)
+
+        case .extendDue:
+            guard case .stopping = state, let started = stopStarted else { return [] }
+            guard now - started < stopLimit else { return [] }
+            let extra = stopTimeout ?? .seconds(30)
+            return [.notify([.extendTimeout(extra)]), .scheduleExtend(at: now + extra * 3 / 4)]
+
+        case .watchdogTick:
+            if case .stopped = state { return [] }
+            return [.pingWatchdog]
+        }
+    }
+
+    // MARK: - Groups
+
+    private mutating func startGroup(_ group: GroupConfig) -> Action {
+        let generation = nextGeneration
+        nextGeneration += 1
+        groups.append(GroupView(config: group, generation: generation))
+        meantToRunCount += group.services.count
+        return .startGroup(group, generation: generation)
+    }
+
+    private func groupIndex(_ name: String, _ generation: Int) -> Int? {
+        groups.firstIndex { $0.config.name == name && $0.generation == generation }
+    }
+
+    private mutating func handle(_ report: GroupLifecycle.Report, group name: String, generation: Int, at now: ContinuousClock.Instant) -> [Action] {
+        guard let g = groupIndex(name, generation) else {
+            // A group that a reload is replacing: only its end matters.
+            if case .ended = report, retiring[name] == generation {
+                retiring[name] = nil
+                return retired(at: now)
+            }
+            return []
+        }
+        switch report {
+        case .serviceStarting(let service):
+            guard let s = groups[g].index(of: service) else { return [] }
+            setPhase(.starting(since: now), group: g, service: s)
+            if case .restarting = groups[g].phase { groups[g].phase = .running }
+            readyOwed = true
+            return [.statusChanged]
+        case .serviceReady(let service):
+            guard let s = groups[g].index(of: service) else { return [] }
+            setPhase(.ready, group: g, service: s)
+            return [.statusChanged] + readyIfDue(at: now)
+        case .serviceDown(let service):
+            guard let s = groups[g].index(of: service) else { return [] }
+            setPhase(.down, group: g, service: s)
+            groups[g].services[s].status = nil
+            return [.statusChanged] + (isStopping ? allStoppedIfDone() : [])
+        case .ready:
+            return []
+        case .restarting(let at, let number, let limit):
+            groups[g].phase = .restarting(at: at, number: number, limit: limit)
+            return [.statusChanged]
+        case .ended(let outcome):
+            return ended(g, outcome, at: now)
+        }
+    }
+
+    private mutating func setPhase(_ new: ServicePhase, group g: Int, service s: Int) {
+        let old = groups[g].services[s].phase
+        groups[g].services[s].phase = new
+        if old == .ready { readyCount -= 1 }
+        if case .starting = old { startingCount -= 1 }
+        if new == .ready { readyCount += 1 }
+        if case .starting = new { startingCount += 1 }
+    }
+
+    private mutating func ended(_ g: Int, _ outcome: GroupLifecycle.Outcome, at now: ContinuousClock.Instant) -> [Action] {
+        let group = groups[g].config
+        if groups[g].isMeantToRun { meantToRunCount -= group.services.count }
+        groups[g].phase = .ended(outcome)
+        var actions: [Action] = [.statusChanged]
+        switch outcome {
+        case .gaveUp(let reason) where group.required:
+            failedRequired = true
+            if !isStopping {
+                actions.append(.log(.critical, "required group \(group.name) gave up (\(reason)); stopping runnerd"))
+                actions += stop(reason: "required group \(group.name) gave up", at: now, logged: true)
+            }
+        case .finished where group.required && !isStopping:
+            actions.append(.log(.notice, "required group \(group.name) finished; stopping runnerd"))
+            actions += stop(reason: "required group \(group.name) finished", at: now, logged: true)
+        case .stopped(let killed) where !killed.isEmpty && isStopping:
+            killedDuringStop.append((group.name, killed))
+        default:
+            // A group that is not required, down for good: the rest may be ready without it.
+            actions += readyIfDue(at: now)
+        }
+        return actions + (isStopping ? allStoppedIfDone() : [])
+    }
+
+    // MARK: - Readiness
+
+    private var isStopping: Bool {
+        switch state {
+        case .stopping, .stopped: true
+        default: false
+        }
+    }
+
+    /// `READY=1` (with the status) when it is owed and everything meant to run is ready, with
+    /// no reload still replacing groups.
+    private mutating func readyIfDue(at now: ContinuousClock.Instant) -> [Action] {
+        guard readyOwed, !isStopping, retiring.isEmpty, toStart.isEmpty, readyCount == meantToRunCount else { return [] }
+        readyOwed = false
+        var actions: [Action] = [.notify([.ready, .status(statusText(at: now))])]
+        switch state {
+        case .starting:
+            state = .running
+        case .reloading(let queued):
+            state = .running
+            if queued {
+                state = .reloading(queued: false)
+                actions += beginReload(at: now)
+            }
+        default:
+            break
+        }
+        return actions
+    }
+
+    // MARK: - Reload
+
+    private mutating func beginReload(at now: ContinuousClock.Instant) -> [Action] {
+        reloadError = nil
+        return [
+            .log(.notice, "reloading \(config.path)"),
+            .notify([.reloading, .status("reloading the config")]),
+            .loadConfig,
+        ]
+    }
+
+    /// Applies a valid new config as a diff: unchanged groups keep running untouched, removed and
+    /// changed groups stop, and once they have, changed and added groups start.
+    private mutating func apply(_ new: DaemonConfig, at now: ContinuousClock.Instant) -> [Action] {
+        let running = Dictionary(groups.map { ($0.config.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let wanted = Set(new.groups.map(\.name))
+        var removed: [String] = []
+        var changed: [String] = []
+        var unchanged: [String] = []
+        var added: [String] = []
+        for view in groups {
+            if !wanted.contains(view.config.name) {
+                removed.append(view.config.name)
+            } else if new.groups.first(where: { $0.name == view.config.name }) != view.config {
+                changed.append(view.config.name)
+            } else {
+                unchanged.append(view.config.name)
+            }
+        }
+        for group in new.groups where running[group.name] == nil { added.append(group.name) }
+
+        var actions: [Action] = []
+        for view in groups where removed.contains(view.config.name) || changed.contains(view.config.name) {
+            actions.append(.log(.notice, "reload: stopping group \(view.config.name) (\(removed.contains(view.config.name) ? "removed" : "changed"))"))
+            if view.isMeantToRun {
+                retiring[view.config.name] = view.generation
+                actions.append(.stopGroup(view.config.name, generation: view.generation))
+            }
+            if view.isMeantToRun { meantToRunCount -= view.config.services.count }
+            for service in view.services where service.phase == .ready { readyCount -= 1 }
+            for service in view.services {
+                if case .starting = service.phase { startingCount -= 1 }
+            }
+        }
+        if !unchanged.isEmpty { actions.append(.log(.info, "reload: unchanged: \(unchanged.joined(separator: ", "))")) }
+        // Keep the unchanged groups' views (and their counts); the rest go with the old config.
+        let kept = groups.filter { unchanged.contains($0.config.name) }
+        groups = new.groups.compactMap { group in kept.first { $0.config.name == group.name } }
+        config = new
+        toStart = new.groups.filter { changed.contains($0.name) || added.contains($0.name) }
+        var parts: [String] = []
+        if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
+        if !changed.isEmpty { parts.append("restarted \(changed.joined(separator: ", ")) (changed)") }
+        if !removed.isEmpty { parts.append("removed \(removed.joined(separator: ", "))") }
+        self.added = Set(added)
+        reloadSummary = "reload: done; " + (parts.isEmpty ? "no group changed" : parts.joined(separator: "; "))
+        readyOwed = true
+        return actions + [.statusChanged] + retired(at: now)
+    }
+
+    /// Once no group of the old config is still stopping, the reload starts what it adds and changes.
+    private mutating func retired(at now: ContinuousClock.Instant) -> [Action] {
+        guard retiring.isEmpty else { return [] }
+        if isStopping { return allStoppedIfDone() }
+        guard case .reloading = state else { return [] }
+        var actions: [Action] = []
+        let starting = toStart
+        toStart = []
+        for group in starting {
+            actions.append(.log(.notice, "reload: starting group \(group.name) (\(added.contains(group.name) ? "added" : "changed"))"))
+            actions.append(startGroup(group))
+        }
+        if !reloadSummary.isEmpty {
+            actions.append(.log(.notice, reloadSummary))
+            reloadSummary = ""
+        }
+        // Groups keep their config order: re-sort the views after the appended starts.
+        let order = config.groups.map(\.name)
+        groups.sort { (order.firstIndex(of: $0.config.name) ?? 0) < (order.firstIndex(of: $1.config.name) ?? 0) }
+        return actions + [.statusChanged] + readyIfDue(at: now)
+    }
+
+    // MARK: - Stop
+
+    /// The longest any group may take to stop, including the SIGKILL of what would not.
+    private var stopLimit: Duration {
+        (groups.map(\.config.groupInterruptTimeout).max() ?? .zero) + .seconds(5)
+    }
+
+    private mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
+        switch state {
+        case .stopping(let first, false):
+            state = .stopping(reason: first, forced: true)
+            return [.log(.warning, "\(reason) again: killing every service now"), .killEverything]
+        case .stopping, .stopped:
+            return []
+        case .starting, .running, .reloading:
+            break
+        }
+        state = .stopping(reason: reason, forced: false)
+        stopStarted = now
+        toStart = []
+        // STOPPING=1 first, before any service hears of the stop.
+        var actions: [Action] = [.notify([.stopping, .status("stopping: \(reason)")])]
+        if !logged { actions.append(.log(.notice, "\(reason); stopping every group")) }
+        for view in groups where view.isMeantToRun {
+            actions.append(.stopGroup(view.config.name, generation: view.generation))
+        }
+        let firstCheck = stopTimeout.map { $0 * 3 / 4 } ?? .seconds(25)
+        actions.append(.scheduleExtend(at: now + firstCheck))
+        actions.append(.statusChanged)
+        return actions + allStoppedIfDone()
+    }
+
+    /// Once every group has ended, the exit code.
+    private mutating func allStoppedIfDone() -> [Action] {
+        guard case .stopping = state, retiring.isEmpty, groups.allSatisfy({ !$0.isMeantToRun }) else { return [] }
+        var actions: [Action] = []
+        var code = failedRequired ? ExitCode.failure : ExitCode.success
+        for (group, services) in killedDuringStop {
+            actions.append(.log(.error, "group \(group): \(services.joined(separator: ", ")) had to be killed during the stop"))
+            code = ExitCode.failure
+        }
+        state = .stopped(exitCode: code)
+        actions.append(.log(.notice, "stopped; exit code \(code)"))
+        actions.append(.exit(code))
+        return actions
+    }
+
+    // MARK: - Status
+
+    /// Whether the status line ages (a service starting "for 3s", a group restarting "in 4s"),
+    /// so that it should be rendered again in a second.
+    var statusAges: Bool {
+        guard !isStopping else { return false }
+        return startingCount > 0 || groups.contains { if case .restarting = $0.phase { true } else { false } }
+    }
+
+    /// The `STATUS=` line now: the counts, what is starting and for how long, what services said,
+    /// which groups restart and when, which are down, a failed reload; while stopping, what the
+    /// stop waits for.
+    func statusText(at now: ContinuousClock.Instant) -> String {
+        if case .stopping(let reason, _) = state {
+            var running: [String] = []
+            for view in groups {
+                for service in view.services where service.phase != .down { running.append("\(view.config.name)/\(service.name)") }
+            }
+            return running.isEmpty ? "stopping: \(reason)" : "stopping: waiting for \(running.joined(separator: ", "))"
+        }
+        if case .stopped = state { return "stopped" }
+        let total = groups.reduce(0) { $0 + $1.services.count }
+        let count = config.groups.count
+        var parts = ["\(count) group\(count == 1 ? "" : "s"), \(readyCount)/\(total) services ready"]
+        for view in groups {
+            for service in view.services {
+                if case .starting(let since) = service.phase {
+                    parts.append("\(view.config.name)/\(service.name) starting for \(DurationText.format(Self.rounded(now - since)))")
+                }
+            }
+        }
+        for view in groups {
+            for service in view.services {
+                if let text = service.status { parts.append("\(view.config.name)/\(service.name): \(text)") }
+            }
+        }
+        for view in groups.sorted(by: { $0.config.name < $1.config.name }) {
+            if case .restarting(let at, let number, let limit) = view.phase {
+                let wait = at > now ? Self.rounded(at - now) : .zero
+                parts.append("group \(view.config.name) restarting in \(DurationText.format(wait)) (restart \(number) of \(limit))")
+            }
+        }
+        for view in groups.sorted(by: { $0.config.name < $1.config.name }) {
+            switch view.phase {
+            case .ended(.finished): parts.append("group \(view.config.name) is down: finished")
+            case .ended(.gaveUp): parts.append("group \(view.config.name) is down: gave up")
+            default: break
+            }
+        }
+        if let error = reloadError {
+            parts.append("reload failed, still running the previous config: \(error)")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    /// Whole seconds for status text, or whole milliseconds when under a second.
+    private static func rounded(_ duration: Duration) -> Duration {
+        let (seconds, attoseconds) = duration.components
+        return seconds == 0 ? .milliseconds(attoseconds / 1_000_000_000_000_000) : .seconds(seconds)
+    }
+}

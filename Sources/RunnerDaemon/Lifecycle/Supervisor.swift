@@ -1,0 +1,377 @@
+import Glibc
+import Logging
+import Runner
+import RunnerdConfig
+import Systemd
+
+/// The thin shell around the lifecycle machines: it feeds them events and carries out the
+/// actions they return. It decides nothing itself.
+///
+/// Everything here runs on the event loop's thread, one event at a time, so the machines see a
+/// single ordered stream of events and their actions run in the order returned. Other threads
+/// (the signal thread, the runners' tasks, the services' monitors) hand events in through
+/// `post(_:)` and the service callbacks, which only hop onto the loop. Nothing here blocks: the
+/// notify messages go through a non-blocking sender, log lines through the logging system's
+/// queue, and config files are read off the loop.
+final class Supervisor: @unchecked Sendable {
+    // @unchecked: every stored property except the immutable ones is touched only on the loop
+    // thread; other threads reach this object only through `loop.execute`.
+
+    /// What a service reports, routed to its group's machine.
+    private enum ServiceReport {
+        case started
+        case ready
+        case failed
+        case lingering
+        case status(String)
+    }
+
+    /// What the shell needs from the rest of the daemon.
+    struct Dependencies: Sendable {
+        /// Makes a service for one run of group `group`; `quiet` while the group flaps.
+        var makeService: @Sendable (_ group: String, _ service: ServiceConfig, _ quiet: Bool, _ events: ProcessService.Events) -> ProcessService
+        /// Reads and validates the config file (blocking; called off the loop).
+        var loadConfig: @Sendable () -> Result<DaemonConfig, ConfigErrors>
+        /// Hands a notify message to systemd without blocking.
+        var notify: @Sendable ([NotifyState]) -> Void
+        /// Whether log lines about a group or service carry `RUNNERD_GROUP=` and
+        /// `RUNNERD_SERVICE=` (as journal fields), so that `journalctl RUNNERD_GROUP=web` finds
+        /// them beside the group's output. Off on a terminal, where they would only clutter lines.
+        var tagsLogLines = false
+    }
+
+    let loop: EventLoop
+    private let logger: Logger
+    private let dependencies: Dependencies
+    private var daemon: DaemonLifecycle
+    /// The groups being supervised, by generation (a reload's new run of a group has a new one).
+    private var groups: [Int: GroupShell] = [:]
+    private var status = StatusThrottle()
+    private var onExit: (@Sendable (Int32) -> Void)?
+    private let restartLog: RestartLogThrottle
+
+    /// - Parameter restartLog: When a group counts as flapping, and how often it is summarised then.
+    init(
+        config: DaemonConfig, stopTimeout: Duration?, loop: EventLoop, logger: Logger,
+        restartLog: RestartLogThrottle = .standard, dependencies: Dependencies
+    ) {
+        self.loop = loop
+        self.restartLog = restartLog
+        self.logger = logger
+        self.dependencies = dependencies
+        self.daemon = DaemonLifecycle(config: config, stopTimeout: stopTimeout)
+    }
+
+    /// Starts every group; `onExit` is called once with the exit code when everything has stopped.
+    func start(onExit: @escaping @Sendable (Int32) -> Void) {
+        loop.execute { [self] in
+            self.onExit = onExit
+            perform(daemon.start(at: .now))
+        }
+    }
+
+    /// Hands an event to the daemon's machine, from any thread.
+    func post(_ event: DaemonLifecycle.Event) {
+        loop.execute { [self] in perform(daemon.handle(event, at: .now)) }
+    }
+
+    // MARK: - The daemon's actions
+
+    private func perform(_ actions: [DaemonLifecycle.Action]) {
+        for action in actions {
+            switch action {
+            case .notify(let states):
+                if states.contains(where: { $0.isStatus }) { status.sent(states.statusText) }
+                dependencies.notify(states)
+            case .startGroup(let config, let generation):
+                let group = GroupShell(config: config, generation: generation, restartLog: restartLog)
+                groups[generation] = group
+                perform(group.machine.start(), in: group)
+            case .stopGroup(_, let generation):
+                guard let group = groups[generation] else { continue }
+                perform(group.machine.handle(.stopRequested(at: .now)), in: group)
+            case .killEverything:
+                for group in groups.values { perform(group.machine.handle(.killRequested), in: group) }
+            case .loadConfig:
+                let load = dependencies.loadConfig
+                Task { [self] in
+                    let event: DaemonLifecycle.Event
+                    switch load() {
+                    case .success(let config): event = .configLoaded(config)
+                    case .failure(let errors): event = .configInvalid(Self.summary(errors))
+                    }
+                    post(event)
+                }
+            case .scheduleExtend(let at):
+                schedule(at: at) { [self] in perform(daemon.handle(.extendDue, at: .now)) }
+            case .statusChanged:
+                publishStatus()
+            case .pingWatchdog:
+                dependencies.notify([.watchdog])
+            case .log(let level, let message):
+                logger.log(level: level, "\(message)")
+            case .exit(let code):
+                onExit?(code)
+                onExit = nil
+            }
+        }
+    }
+
+    /// The first error of a reload's invalid config, for the status line, and how many more.
+    private static func summary(_ errors: ConfigErrors) -> String {
+        guard let first = errors.errors.first else { return "\(errors)" }
+        return "\(first)" + (errors.errors.count > 1 ? " (and \(errors.errors.count - 1) more)" : "")
+    }
+
+    // MARK: - A group's actions
+
+    private func perform(_ actions: [GroupLifecycle.Action], in group: GroupShell) {
+        for action in actions {
+            switch action {
+            case .launch(let quiet):
+                launch(group, quiet: quiet)
+            case .interrupt:
+                group.runner?.interrupt()
+            case .signal(let name):
+                group.service(name)?.signalRemaining()
+            case .kill(let name):
+                guard let service = group.service(name) else { continue }
+                service.kill()
+                awaitEnd(of: name, in: group)
+            case .killAll:
+                for service in group.services { service.kill() }
+            case .armDeadline(let name, let at):
+                let run = group.run
+                schedule(at: at) { [self] in
+                    guard group.run == run else { return }
+                    perform(group.machine.handle(.deadline(name, at: .now)), in: group)
+                }
+            case .scheduleRestart(let at):
+                schedule(at: at) { [self] in perform(group.machine.handle(.backOffEnded(at: .now)), in: group) }
+            case .scheduleSummary(let at):
+                schedule(at: at) { [self] in perform(group.machine.handle(.summaryDue(at: .now)), in: group) }
+            case .log(let level, let message):
+                log(level, message, group: group.config.name)
+            case .report(let report):
+                if case .ended = report { groups[group.generation] = nil }
+                perform(daemon.handle(.group(group.config.name, generation: group.generation, report), at: .now))
+            }
+        }
+    }
+
+    /// Starts one run of `group`: a fresh service and runner for each configured service, all in
+    /// one `GroupRunner`, whose results come back to the group's machine.
+    private func launch(_ group: GroupShell, quiet: Bool) {
+        group.run += 1
+        let run = group.run
+        let services = group.config.services.map { service in
+            dependencies.makeService(group.config.name, service, quiet, events(for: group, run: run, quiet: quiet))
+        }
+        let runners = services.map { $0.makeRunner() }
+        let groupRunner = GroupRunner(interruptDuration: group.config.groupInterruptTimeout)
+        for runner in runners { try? groupRunner.add(runner) }
+        group.services = services
+        group.runners = runners
+        group.runner = groupRunner
+        try? groupRunner.runAsync { [self] result in
+            let converted = Self.serviceResult(result)
+            loop.execute { [self] in
+                guard group.run == run else { return }
+                perform(group.machine.handle(.serviceResult(result.runnerID, converted, at: .now)), in: group)
+            }
+        }
+    }
+
+    /// The callbacks of one run's services: each hops onto the loop and reaches the group's
+    /// machine only if the run is still the current one.
+    /// While the group flaps (`quiet`), its services do not log their starts.
+    private func events(for group: GroupShell, run: Int, quiet: Bool) -> ProcessService.Events {
+        let report: @Sendable (ProcessService, ServiceReport) -> Void = { [self] service, what in
+            loop.execute { [self] in
+                guard group.run == run else { return }
+                let name = service.config.name
+                let now = ContinuousClock.now
+                switch what {
+                case .started: perform(group.machine.handle(.serviceStarted(name, at: now)), in: group)
+                case .ready: perform(group.machine.handle(.serviceReady(name)), in: group)
+                case .failed: perform(group.machine.handle(.serviceFailed(name, at: now)), in: group)
+                case .lingering: perform(group.machine.handle(.serviceLingering(name, at: now)), in: group)
+                case .status(let text):
+                    perform(daemon.handle(.serviceStatus(group.config.name, generation: group.generation, service: name, text: text), at: now))
+                }
+            }
+        }
+        return ProcessService.Events(
+            spawned: { [self] service, pid in
+                if !quiet { log(.info, "group \(service.group): service \(service.config.name) started (pid \(pid))", group: service.group, service: service.config.name) }
+                report(service, .started)
+            },
+            ready: { [self] service in
+                if !quiet, service.config.ready != nil { log(.info, "group \(service.group): service \(service.config.name) is ready", group: service.group, service: service.config.name) }
+                report(service, .ready)
+            },
+            status: { service, text in report(service, .status(text)) },
+            escaped: { [self] service, pids, signal in
+                let one = pids.count == 1
+                let list = pids.map(String.init).joined(separator: ", ")
+                log(.warning, "group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))", group: service.group, service: service.config.name)
+            },
+            failed: { service in report(service, .failed) },
+            lingering: { service in report(service, .lingering) }
+        )
+    }
+
+    /// Logs a line about a group, or one of its services, tagged with their names where the
+    /// destination keeps such fields. Safe from any thread.
+    private func log(_ level: Logger.Level, _ message: String, group: String, service: String? = nil) {
+        guard dependencies.tagsLogLines else { return logger.log(level: level, "\(message)") }
+        var metadata: Logger.Metadata = ["RUNNERD_GROUP": .string(group)]
+        if let service { metadata["RUNNERD_SERVICE"] = .string("\(group)/\(service)") }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    /// A killed service's task ends once its process group is gone, which SIGKILL ensures; the
+    /// group's run ends only then, so that nothing of it outlives the run.
+    private func awaitEnd(of name: String, in group: GroupShell) {
+        guard let runner = group.runners.first(where: { $0.id == name }) else { return }
+        let run = group.run
+        Task { [self] in
+            await runner.waitUntilFinished()
+            loop.execute { [self] in
+                guard group.run == run else { return }
+                perform(group.machine.handle(.serviceGone(name, at: .now)), in: group)
+            }
+        }
+    }
+
+    /// How a runner's result reads for the group's machine.
+    static func serviceResult(_ result: RunResult) -> GroupLifecycle.ServiceResult {
+        switch result.error {
+        case nil:
+            return .init(kind: .clean, description: "exited with status 0")
+        case let timeout as TimeoutError:
+            return .init(kind: .timedOut(timeout.duration), description: "did not stop within \(DurationText.format(timeout.duration))")
+        case let failure as ServiceFailure:
+            if case .killed = failure { return .init(kind: .killed, description: "\(failure)") }
+            return .init(kind: .failed, description: "\(failure)")
+        case let spawn as SpawnError:
+            return .init(kind: .failed, description: "failed to start: \(spawn)")
+        case let error?:
+            return .init(kind: .failed, description: "failed: \(error)")
+        }
+    }
+
+    // MARK: - Timers and the status line
+
+    /// Runs `action` on the loop at `at`.
+    private func schedule(at: ContinuousClock.Instant, _ action: @escaping () -> Void) {
+        let now = ContinuousClock.now
+        loop.schedule(after: at > now ? at - now : .zero, action)
+    }
+
+    /// Sends the status line when it may go out: at once when the last one is older than
+    /// ``StatusThrottle/minimumInterval``, else once that has passed (the latest text wins);
+    /// and again every second while it ages.
+    private func publishStatus() {
+        let now = ContinuousClock.now
+        switch status.changed(at: now) {
+        case .sendNow:
+            let text = daemon.statusText(at: now)
+            if status.shouldSend(text) { dependencies.notify([.status(text)]) }
+        case .sendAt(let at):
+            schedule(at: at) { [self] in
+                status.trailingDone()
+                publishStatus()
+            }
+        case .later:
+            break
+        }
+        if daemon.statusAges && status.claimRefresh() {
+            loop.schedule(after: .seconds(1)) { [self] in
+                status.refreshDone()
+                publishStatus()
+            }
+        }
+    }
+}
+
+/// One supervised group on the loop: its machine and its current run.
+private final class GroupShell: @unchecked Sendable {
+    // @unchecked: like the supervisor that owns it, touched only on the loop thread; other
+    // threads only carry a reference to hand back to the loop.
+    let config: GroupConfig
+    let generation: Int
+    var machine: GroupLifecycle
+    /// Counts the runs; events of an earlier run are dropped.
+    var run = 0
+    var services: [ProcessService] = []
+    var runners: [Runner] = []
+    var runner: GroupRunner?
+
+    init(config: GroupConfig, generation: Int, restartLog: RestartLogThrottle) {
+        self.config = config
+        self.generation = generation
+        self.machine = GroupLifecycle(config: config, throttle: restartLog)
+    }
+
+    func service(_ name: String) -> ProcessService? {
+        services.first { $0.config.name == name }
+    }
+}
+
+/// When a changed status line may go out: no more than one `STATUS=` per `minimumInterval`, so
+/// that a flapping service cannot flood the manager, and only when the text changed.
+private struct StatusThrottle {
+    static let minimumInterval: Duration = .milliseconds(250)
+
+    enum Decision {
+        case sendNow
+        case sendAt(ContinuousClock.Instant)
+        case later
+    }
+
+    private var lastSent = ContinuousClock.Instant.now - .seconds(3600)
+    private var lastText = ""
+    private var trailingScheduled = false
+    private var refreshScheduled = false
+
+    mutating func changed(at now: ContinuousClock.Instant) -> Decision {
+        if now - lastSent >= Self.minimumInterval { return .sendNow }
+        guard !trailingScheduled else { return .later }
+        trailingScheduled = true
+        return .sendAt(lastSent + Self.minimumInterval)
+    }
+
+    /// Whether `text` differs from the last status sent; if so it counts as sent now.
+    mutating func shouldSend(_ text: String) -> Bool {
+        guard text != lastText else { return false }
+        sent(text)
+        return true
+    }
+
+    /// A status that went out with another message (READY=1, STOPPING=1).
+    mutating func sent(_ text: String) {
+        lastText = text
+        lastSent = .now
+    }
+
+    mutating func trailingDone() { trailingScheduled = false }
+
+    mutating func claimRefresh() -> Bool {
+        guard !refreshScheduled else { return false }
+        refreshScheduled = true
+        return true
+    }
+
+    mutating func refreshDone() { refreshScheduled = false }
+}
+
+extension NotifyState {
+    fileprivate var isStatus: Bool { statusText != nil }
+}
+
+extension [NotifyState] {
+    fileprivate var statusText: String {
+        compactMap(\.statusText).last ?? ""
+    }
+}

@@ -1,0 +1,75 @@
+@testable import RunnerDaemon
+import Logging
+import RunnerdConfig
+import Systemd
+
+/// Configs and times for the lifecycle machines' tests: no process, no clock, no timer.
+enum Fixture {
+    /// A fixed origin; every test time is an offset from it.
+    static let t0 = ContinuousClock.now
+
+    static func at(_ offset: Duration) -> ContinuousClock.Instant { t0 + offset }
+
+    static func service(_ name: String, interruptTimeout: Duration = .seconds(2)) -> ServiceConfig {
+        ServiceConfig(name: name, command: ["/bin/\(name)"], executable: "/bin/\(name)", interruptTimeout: interruptTimeout)
+    }
+
+    static func group(
+        _ name: String, services: [String] = ["s"], restart: RestartMode = .onFailure, maxRestarts: Int = 5,
+        required: Bool = true, groupInterruptTimeout: Duration = .seconds(3), interruptTimeout: Duration = .seconds(2)
+    ) -> GroupConfig {
+        GroupConfig(
+            name: name, restart: restart, restartDelay: .seconds(1), restartDelayMax: .seconds(8),
+            maxRestarts: maxRestarts, restartWindow: .seconds(300), required: required,
+            groupInterruptTimeout: groupInterruptTimeout,
+            services: services.map { service($0, interruptTimeout: interruptTimeout) }
+        )
+    }
+
+    static func config(_ groups: [GroupConfig]) -> DaemonConfig {
+        DaemonConfig(path: "runnerd.yaml", defaults: .init(interruptTimeout: .seconds(2), groupInterruptTimeout: .seconds(3)), groups: groups)
+    }
+
+    static let clean = GroupLifecycle.ServiceResult(kind: .clean, description: "exited with status 0")
+    static let crashed = GroupLifecycle.ServiceResult(kind: .failed, description: "exited with status 3")
+}
+
+extension Array where Element == DaemonLifecycle.Action {
+    /// Only the notify messages, as their datagram lines.
+    var notifications: [String] {
+        compactMap { action in
+            guard case .notify(let states) = action else { return nil }
+            return states.map(\.description).joined(separator: "\n")
+        }
+    }
+
+    var startedGroups: [String] {
+        compactMap { action in
+            guard case .startGroup(let group, _) = action else { return nil }
+            return group.name
+        }
+    }
+
+    var stoppedGroups: [String] {
+        compactMap { action in
+            guard case .stopGroup(let name, _) = action else { return nil }
+            return name
+        }
+    }
+
+    var logLines: [String] {
+        compactMap { action in
+            guard case .log(_, let line) = action else { return nil }
+            return line
+        }
+    }
+}
+
+extension Array where Element == GroupLifecycle.Action {
+    var logLines: [String] {
+        compactMap { action in
+            guard case .log(_, let line) = action else { return nil }
+            return line
+        }
+    }
+}
