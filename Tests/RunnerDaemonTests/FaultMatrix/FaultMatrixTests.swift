@@ -632,110 +632,6 @@ struct FaultMatrixTests {
         try await fault.stopCleanly()
     }
 
-    // MARK: 17. A FIFO as an environment file on reload
-
-    /// A FIFO without a writer once blocked a reload for good, and SIGTERM with it. It is refused
-    /// at once: the old config keeps running, and SIGTERM stops the daemon with 0.
-    @Test func aFIFOAsAnEnvironmentFileOnReloadIsRefusedAndSIGTERMStillStopsTheDaemon() async throws {
-        let fault = try FaultCase("fifo-reload")
-        let fifo = "/tmp/runnerd-fault-fifo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        #expect(mkfifo(fifo, 0o644) == 0)
-        defer { unlink(fifo) }
-        try fault.start("""
-            groups:
-              g:
-                services:
-                  s: { command: [sleep, "1000"], \(fault.environment) }
-            """)
-        let ready = try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
-        let service = try await fault.pid(of: "s")
-
-        fault.rewriteConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"], environment-files: [\(fifo)] } } }\n")
-        fault.daemon.signal(SIGHUP)
-        let answer = try await fault.notify.waitFor(from: ready + 1, timeout: .seconds(5)) { $0.hasPrefix("READY=1") }
-        #expect(fault.notify.texts[answer].hasSuffix("cannot read \(fifo): it is a FIFO, not a regular file; name a regular file"), "\(fault.notify.texts[answer])")
-        #expect(processExists(service) && fault.daemon.childPIDs.contains(service))
-        fault.recordTree()
-
-        let start = ContinuousClock.now
-        try await fault.stopCleanly()
-        #expect(ContinuousClock.now - start < .seconds(3))
-    }
-
-    // MARK: 18. 20,000 variables, and more than execve takes
-
-    /// 20,000 variables from an environment file reach the service promptly; three files that
-    /// together pass execve's limit fail the spawn with the sizes, naming the service.
-    @Test func twentyThousandVariablesSpawnPromptlyAndTooManyFailNamingTheService() async throws {
-        let fault = try FaultCase("many-variables")
-        let base = "/tmp/runnerd-fault-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        func writeFile(_ path: String, _ text: String) {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            let bytes = Array(text.utf8)
-            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
-        }
-        writeFile(base + "-many", (0..<20_000).map { "MANY_\($0)=\($0)\n" }.joined())
-        let long = String(repeating: "x", count: 900)
-        for part in 0..<3 {
-            writeFile(base + "-big\(part)", (0..<1_000).map { "BIG_\(part)_\($0)=\(long)\n" }.joined())
-        }
-        defer { for suffix in ["-many", "-big0", "-big1", "-big2"] { unlink(base + suffix) } }
-        let start = ContinuousClock.now
-        try fault.start("""
-            groups:
-              g:
-                services:
-                  many: { command: [sh, -c, "env | grep -c ^MANY_; exec sleep 1000"], environment-files: [\(base)-many], \(fault.environment) }
-              h:
-                restart: never
-                required: false
-                services:
-                  big: { command: [sleep, "1000"], environment-files: [\(base)-big0, \(base)-big1, \(base)-big2], \(fault.environment) }
-            """)
-        try await fault.daemon.waitForLine(containing: "g/many | 20000")
-        // Loading, spawning and counting; 5.8 s for the spawn alone before it was linear.
-        #expect(ContinuousClock.now - start < .seconds(2), "took \(ContinuousClock.now - start)")
-        let failed = try await fault.daemon.waitForLine(containing: "service big failed to start: cannot execute ")
-        #expect(failed.contains("the environment is too large for execve: "), "\(failed)")
-        #expect(failed.contains(" bytes in 3"), "\(failed)")
-        fault.recordTree()
-        try await fault.stopCleanly()
-    }
-
-    // MARK: 16. SIGHUP while the config is still being parsed
-
-    /// From the first instruction of main, SIGHUP, SIGTERM and SIGINT are blocked until the
-    /// daemon subscribes to them, so a SIGHUP sent the moment main has begun (long before the
-    /// config is parsed) stays pending instead of ending runnerd with 129. Twenty times over;
-    /// then a SIGTERM still stops it cleanly.
-    @Test func aSIGHUPAtTheStartOfMainNeverKillsTheDaemon() async throws {
-        for attempt in 1...20 {
-            let fault = try FaultCase("early-hup")
-            try fault.start("""
-                groups:
-                  g:
-                    services:
-                      one: { command: [sleep, "1000"], \(fault.environment) }
-                """)
-            // Spin (bounded) until main has blocked the three signals, then send at once.
-            let deadline = Deadline(after: .seconds(5))
-            while !deadline.hasPassed && blockedSignals(of: fault.daemon.pid) & 0x4003 != 0x4003 {
-                if fault.daemon.exitCode != nil { break }
-            }
-            let blocked = blockedSignals(of: fault.daemon.pid)
-            fault.daemon.signal(SIGHUP)
-            try #require(blocked & 0x4003 == 0x4003, "attempt \(attempt): runnerd never blocked SIGHUP, SIGINT and SIGTERM (SigBlk \(String(blocked, radix: 16)))")
-            try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
-            #expect(fault.daemon.exitCode == nil, "attempt \(attempt): runnerd exited with \(fault.daemon.exitCode ?? 0)")
-            // The service did not inherit the daemon's mask.
-            let one = try await fault.pid(of: "one")
-            #expect(blockedSignals(of: one) == 0)
-            fault.recordTree()
-            try await fault.stopCleanly()
-        }
-    }
-
     // MARK: 15. A pathological log-line pattern
 
     @Test func aPathologicalLogLinePatternTimesOutOnTimeWhileEverythingElseRuns() async throws {
@@ -822,6 +718,110 @@ struct FaultMatrixTests {
         // Groups stop at once; the last notify messages get one more second to go out.
         #expect(took < .seconds(3), "the stop took \(took)")
         try await fault.expectNothingLeft()
+    }
+
+    // MARK: 16. SIGHUP while the config is still being parsed
+
+    /// From the first instruction of main, SIGHUP, SIGTERM and SIGINT are blocked until the
+    /// daemon subscribes to them, so a SIGHUP sent the moment main has begun (long before the
+    /// config is parsed) stays pending instead of ending runnerd with 129. Twenty times over;
+    /// then a SIGTERM still stops it cleanly.
+    @Test func aSIGHUPAtTheStartOfMainNeverKillsTheDaemon() async throws {
+        for attempt in 1...20 {
+            let fault = try FaultCase("early-hup")
+            try fault.start("""
+                groups:
+                  g:
+                    services:
+                      one: { command: [sleep, "1000"], \(fault.environment) }
+                """)
+            // Spin (bounded) until main has blocked the three signals, then send at once.
+            let deadline = Deadline(after: .seconds(5))
+            while !deadline.hasPassed && blockedSignals(of: fault.daemon.pid) & 0x4003 != 0x4003 {
+                if fault.daemon.exitCode != nil { break }
+            }
+            let blocked = blockedSignals(of: fault.daemon.pid)
+            fault.daemon.signal(SIGHUP)
+            try #require(blocked & 0x4003 == 0x4003, "attempt \(attempt): runnerd never blocked SIGHUP, SIGINT and SIGTERM (SigBlk \(String(blocked, radix: 16)))")
+            try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+            #expect(fault.daemon.exitCode == nil, "attempt \(attempt): runnerd exited with \(fault.daemon.exitCode ?? 0)")
+            // The service did not inherit the daemon's mask.
+            let one = try await fault.pid(of: "one")
+            #expect(blockedSignals(of: one) == 0)
+            fault.recordTree()
+            try await fault.stopCleanly()
+        }
+    }
+
+    // MARK: 17. A FIFO as an environment file on reload
+
+    /// A FIFO without a writer once blocked a reload for good, and SIGTERM with it. It is refused
+    /// at once: the old config keeps running, and SIGTERM stops the daemon with 0.
+    @Test func aFIFOAsAnEnvironmentFileOnReloadIsRefusedAndSIGTERMStillStopsTheDaemon() async throws {
+        let fault = try FaultCase("fifo-reload")
+        let fifo = "/tmp/runnerd-fault-fifo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        defer { unlink(fifo) }
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  s: { command: [sleep, "1000"], \(fault.environment) }
+            """)
+        let ready = try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+        let service = try await fault.pid(of: "s")
+
+        fault.rewriteConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"], environment-files: [\(fifo)] } } }\n")
+        fault.daemon.signal(SIGHUP)
+        let answer = try await fault.notify.waitFor(from: ready + 1, timeout: .seconds(5)) { $0.hasPrefix("READY=1") }
+        #expect(fault.notify.texts[answer].hasSuffix("cannot read \(fifo): it is a FIFO, not a regular file; name a regular file"), "\(fault.notify.texts[answer])")
+        #expect(processExists(service) && fault.daemon.childPIDs.contains(service))
+        fault.recordTree()
+
+        let start = ContinuousClock.now
+        try await fault.stopCleanly()
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+
+    // MARK: 18. 20,000 variables, and more than execve takes
+
+    /// 20,000 variables from an environment file reach the service promptly; three files that
+    /// together pass execve's limit fail the spawn with the sizes, naming the service.
+    @Test func twentyThousandVariablesSpawnPromptlyAndTooManyFailNamingTheService() async throws {
+        let fault = try FaultCase("many-variables")
+        let base = "/tmp/runnerd-fault-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        func writeFile(_ path: String, _ text: String) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        writeFile(base + "-many", (0..<20_000).map { "MANY_\($0)=\($0)\n" }.joined())
+        let long = String(repeating: "x", count: 900)
+        for part in 0..<3 {
+            writeFile(base + "-big\(part)", (0..<1_000).map { "BIG_\(part)_\($0)=\(long)\n" }.joined())
+        }
+        defer { for suffix in ["-many", "-big0", "-big1", "-big2"] { unlink(base + suffix) } }
+        let start = ContinuousClock.now
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  many: { command: [sh, -c, "env | grep -c ^MANY_; exec sleep 1000"], environment-files: [\(base)-many], \(fault.environment) }
+              h:
+                restart: never
+                required: false
+                services:
+                  big: { command: [sleep, "1000"], environment-files: [\(base)-big0, \(base)-big1, \(base)-big2], \(fault.environment) }
+            """)
+        try await fault.daemon.waitForLine(containing: "g/many | 20000")
+        // Loading, spawning and counting; 5.8 s for the spawn alone before it was linear.
+        #expect(ContinuousClock.now - start < .seconds(2), "took \(ContinuousClock.now - start)")
+        let failed = try await fault.daemon.waitForLine(containing: "service big failed to start: cannot execute ")
+        #expect(failed.contains("the environment is too large for execve: "), "\(failed)")
+        #expect(failed.contains(" bytes in 3"), "\(failed)")
+        fault.recordTree()
+        try await fault.stopCleanly()
     }
 }
 
