@@ -823,6 +823,37 @@ struct FaultMatrixTests {
         fault.recordTree()
         try await fault.stopCleanly()
     }
+
+    // MARK: 19. /dev/zero as the config
+
+    /// `run --config /dev/zero` once read until it passed 8 GB. It is refused at once: exit 78,
+    /// naming the path, and nothing started or announced.
+    @Test func devZeroAsTheConfigIsRefusedAtOnceWithExit78() async throws {
+        let fault = try FaultCase("dev-zero")
+        let start = ContinuousClock.now
+        try fault.start(configAt: "/dev/zero")
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(5)) == 78)
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(fault.daemon.lines.contains("/dev/zero: cannot read: it is a character device, not a regular file; pass --config PATH with a regular file"), "\(fault.daemon.output)")
+        #expect(fault.notify.texts.isEmpty, "\(fault.notify.texts)")
+    }
+
+    // MARK: 20. A duration that rounds to nothing
+
+    /// A health interval of 0.0000001s was accepted and the check busy-looped; it is rejected
+    /// at its location, and nothing starts.
+    @Test func aHealthIntervalBelowAMillisecondIsRejectedAtItsLocation() async throws {
+        let fault = try FaultCase("zero-duration")
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  s: { command: [sleep, "1000"], health: { exec: [true], interval: 0.0000001s }, \(fault.environment) }
+            """)
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(5)) == 78)
+        #expect(fault.daemon.output.contains("\(fault.configPath):4:72: groups.g.services.s.health.interval: \"0.0000001s\" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"), "\(fault.daemon.output)")
+        #expect(markedProcesses(fault.marker).isEmpty)
+    }
 }
 
 /// Reads a pipe to its end on a thread of its own, counting the bytes and keeping none.
