@@ -143,12 +143,6 @@ static int run_child(void *argument) {
         fail(child, RUNNERD_SPAWN_STAGE_STDIO);
     if (setsid() < 0) fail(child, RUNNERD_SPAWN_STAGE_SESSION);
 
-    if (request->death_signal != 0) {
-        if (prctl(PR_SET_PDEATHSIG, request->death_signal) < 0) fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL);
-        // The parent may have died before the death signal was armed.
-        if (getppid() != child->parent) { errno = ESRCH; fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL); }
-    }
-
     if (dup2(slot_null, 0) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
     if (dup2(child->lane->slot_stdout, 1) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
     if (dup2(child->lane->slot_stderr, 2) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
@@ -156,8 +150,9 @@ static int run_child(void *argument) {
     // close-on-exec. The table is small now, so this is cheap.
     if (syscall(SYS_close_range, 3U, ~0U, 0) < 0) fail(child, RUNNERD_SPAWN_STAGE_STDIO);
 
-    if (request->working_directory != NULL && chdir(request->working_directory) < 0)
-        fail(child, RUNNERD_SPAWN_STAGE_CHDIR);
+    // The limit the daemon was started with, as a unit's LimitNOFILE= gives it, not the one it
+    // raised for its own pipes: a program that still uses select() breaks above 1024.
+    if (children_open_files_set) syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &children_open_files, NULL);
 
     if (request->set_credentials) {
         if (syscall(SYS_setgroups, request->group_count, request->groups) < 0) fail(child, RUNNERD_SPAWN_STAGE_GROUPS);
@@ -165,9 +160,18 @@ static int run_child(void *argument) {
         if (syscall(SYS_setuid, request->uid) < 0) fail(child, RUNNERD_SPAWN_STAGE_UID);
     }
 
-    // The limit the daemon was started with, as a unit's LimitNOFILE= gives it, not the one it
-    // raised for its own pipes: a program that still uses select() breaks above 1024.
-    if (children_open_files_set) syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &children_open_files, NULL);
+    // After the switch: the kernel clears the death signal whenever the uid or gid changes, so
+    // armed before it, a service with user: or group: would outlive a SIGKILLed daemon.
+    if (request->death_signal != 0) {
+        if (prctl(PR_SET_PDEATHSIG, request->death_signal) < 0) fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL);
+        // The parent may have died before the death signal was armed: nothing would fire then.
+        if (getppid() != child->parent) { errno = ESRCH; fail(child, RUNNERD_SPAWN_STAGE_DEATH_SIGNAL); }
+    }
+
+    // As the service's user, so that a directory the user cannot enter fails here, as it would
+    // under systemd's WorkingDirectory=, rather than the program starting where root could go.
+    if (request->working_directory != NULL && chdir(request->working_directory) < 0)
+        fail(child, RUNNERD_SPAWN_STAGE_CHDIR);
 
     // Dispositions: SIG_IGN survives exec, so reset every signal; then unblock them all. The
     // child has a copy of the parent's handler table (no CLONE_SIGHAND), so this changes nothing

@@ -14,6 +14,11 @@ import Synchronization
 /// handler only writes the signal number to a pipe, which is async-signal-safe; a dedicated
 /// thread reads the pipe and calls the subscribers. This works whatever the signal masks of the
 /// process's other threads are, and children do not inherit it: `exec` resets caught signals.
+///
+/// A program may block signals in its first thread, before any other exists, so that they stay
+/// pending until a subscription takes them instead of killing it meanwhile (runnerd does, for
+/// SIGHUP, SIGTERM and SIGINT): the signal thread unblocks each signal once its handler is
+/// installed, and a pending one is delivered then.
 package final class SignalSubscription: Sendable {
     private let signals: [Int32]
     private let key: UInt64
@@ -79,6 +84,7 @@ private final class SignalCenter: Sendable {
                 state.subscribers[number, default: []].append((key, handler))
                 if state.previous[number] == nil {
                     state.previous[number] = SignalCenter.install(number)
+                    SignalCenter.wakeToUnblock()
                 }
             }
             return key
@@ -121,6 +127,25 @@ private final class SignalCenter: Sendable {
         return previous
     }
 
+    /// The byte that asks the signal thread to unblock the installed signals; no signal is 0.
+    private static let unblockRequest: UInt8 = 0
+
+    private static func wakeToUnblock() {
+        var byte = unblockRequest
+        _ = write(signalPipeWriteEnd.load(ordering: .relaxed), &byte, 1)
+    }
+
+    /// Unblocks, on the signal thread, every signal with a handler installed: blocked in every
+    /// thread (see the type's notes), a signal would otherwise stay pending for good. Unblocked
+    /// only once the handler is there, so that a pending signal is never delivered to its default
+    /// action.
+    private static func unblockInstalled() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in shared.state.withLock({ $0.previous.keys }) { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     private static func dispatch(readEnd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
@@ -128,6 +153,10 @@ private final class SignalCenter: Sendable {
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }
             for byte in buffer[..<count] {
+                if byte == unblockRequest {
+                    unblockInstalled()
+                    continue
+                }
                 let number = Int32(byte)
                 let handlers = shared.state.withLock { $0.subscribers[number] ?? [] }
                 for subscriber in handlers { subscriber.handler(number) }

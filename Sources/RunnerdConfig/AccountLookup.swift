@@ -9,6 +9,8 @@ enum AccountLookup {
         var uid: UInt32
         var gid: UInt32
         var home: String
+        /// The login shell; `/bin/sh` when the entry leaves it empty, as login(1) does.
+        var shell: String
     }
 
     /// The user named `nameOrID`, or, when it is all digits and no user has that name, the user
@@ -66,7 +68,8 @@ enum AccountLookup {
     private static func user(from entry: passwd) -> User {
         User(
             name: String(cString: entry.pw_name), uid: entry.pw_uid, gid: entry.pw_gid,
-            home: entry.pw_dir.map { String(cString: $0) } ?? "/"
+            home: entry.pw_dir.map { String(cString: $0) } ?? "/",
+            shell: entry.pw_shell.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
         )
     }
 

@@ -22,6 +22,10 @@ extension ConfigDecoder {
             }
         ) else { return service }
 
+        // The identity first: the working directory and the programs are judged as its user.
+        service.credentials = decodeCredentials(user: fields["user"], group: fields["group"])
+        serviceUser = service.credentials.map(UserAccess.init)
+        defer { serviceUser = nil }
         if let value = fields["working-directory"] {
             service.workingDirectory = decodeWorkingDirectory(value)
         }
@@ -46,7 +50,6 @@ extension ConfigDecoder {
             variables += decodeEnvironment(value)
         }
         service.environment = Self.merged(variables)
-        service.credentials = decodeCredentials(user: fields["user"], group: fields["group"])
         if let value = fields["stop-signal"], let signal = decodeSignal(value) {
             service.stopSignal = signal
         }
@@ -182,6 +185,10 @@ extension ConfigDecoder {
             report(firstEntry, "\(path) is not executable; chmod +x it or name another program")
         case .failure(.unreadable(let path, let reason)):
             report(firstEntry, "\(path) cannot be checked: \(reason); fix the path or its permissions")
+        case .failure(.notExecutableByUser(let path, let user)):
+            report(firstEntry, "\(path) is not executable by \(user), the service's user; chmod it (o+x, or g+x for a group of \(user)) or name another program")
+        case .failure(.unreachableByUser(let path, let directory, let user)):
+            report(firstEntry, "\(path) is out of reach of \(user), the service's user: \(directory) is not searchable for it; chmod o+x \(directory) or move the program")
         }
         return nil
     }
@@ -206,6 +213,10 @@ extension ConfigDecoder {
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             report(entry, "\(path) is not a directory; name a directory")
+            return nil
+        }
+        if let user = serviceUser, case .unsearchable(let directory)? = user.denial(searching: path) {
+            report(entry, "\(path) cannot be entered by \(user.name), the service's user: \(directory) is not searchable for it; chmod o+x \(directory) or fix the path")
             return nil
         }
         return path
@@ -237,7 +248,7 @@ extension ConfigDecoder {
                 continue
             }
             let resolved = path.hasPrefix("/") ? path : ExecutableLookup.absolute(path, base: configDirectory)
-            switch FileContents.read(path: resolved) {
+            switch FileContents.read(path: resolved, limit: FileContents.environmentFileLimit) {
             case .success(let bytes):
                 let file = EnvironmentFile(parsing: String(decoding: bytes, as: UTF8.self))
                 for problem in file.problems {
@@ -248,6 +259,10 @@ extension ConfigDecoder {
                 continue
             case .failure(let failure) where failure.errno == ENOENT:
                 report(itemEntry, "cannot read \(resolved): \(failure.reason); create it, or write -\(path) to make it optional")
+            case .failure(let failure) where failure.notRegular != nil:
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); name a regular file")
+            case .failure(let failure) where failure.tooLarge != nil:
+                report(itemEntry, "cannot read \(resolved): \(failure.reason); that is the limit for an environment file, so trim it")
             case .failure(let failure):
                 report(itemEntry, "cannot read \(resolved): \(failure.reason); make it a file that root can read")
             }
@@ -301,7 +316,8 @@ extension ConfigDecoder {
             let primary = gid ?? user.gid
             return Credentials(
                 userName: user.name, uid: user.uid, gid: primary,
-                supplementaryGroups: AccountLookup.groupList(userName: user.name, primaryGID: primary), home: user.home
+                supplementaryGroups: AccountLookup.groupList(userName: user.name, primaryGID: primary), home: user.home,
+                shell: user.shell
             )
         }
         let primary = gid ?? getgid()

@@ -13,6 +13,9 @@ package struct ConfigDecoder {
     /// Where relative environment-file paths start from: the config file's directory.
     let configDirectory: String
     private(set) var errors: [ConfigError] = []
+    /// The user whose service is being decoded, when it has `user:` or `group:`: its programs
+    /// and working directory are judged as that user, who will use them.
+    var serviceUser: UserAccess?
     /// Each command's lookup, made once per load: many services run the same program, and a bare
     /// name costs a `stat` per `PATH` directory.
     private var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]
@@ -23,6 +26,7 @@ package struct ConfigDecoder {
         var searchPath: String?
         /// Only for names with a `/`, which the working directory can complete.
         var workingDirectory: String?
+        var user: UserAccess?
     }
 
     init(file: String, document: YAMLDocument, environment: [String: String]) {
@@ -40,11 +44,12 @@ package struct ConfigDecoder {
     mutating func resolve(_ program: String, workingDirectory: String?) -> Result<String, ExecutableLookup.Failure> {
         let key = ProgramLookup(
             program: program, searchPath: environment["PATH"],
-            workingDirectory: program.contains("/") ? workingDirectory : nil)
+            workingDirectory: program.contains("/") ? workingDirectory : nil, user: serviceUser)
         if let known = resolvedPrograms[key] {
             return known
         }
-        let result = ExecutableLookup.resolve(program, searchPath: key.searchPath, workingDirectory: workingDirectory)
+        let result = ExecutableLookup.resolve(
+            program, searchPath: key.searchPath, workingDirectory: workingDirectory, user: serviceUser)
         resolvedPrograms[key] = result
         return result
     }
@@ -91,7 +96,10 @@ package struct ConfigDecoder {
     }
 
     static func join(_ path: String, _ key: String) -> String {
-        path.isEmpty ? key : "\(path).\(key)"
+        // A key with a control character (a newline, an escape) is quoted and escaped, so that
+        // one error stays one line of plain text.
+        let printable = key.unicodeScalars.contains { $0.properties.generalCategory == .control } ? key.debugDescription : key
+        return path.isEmpty ? printable : "\(path).\(printable)"
     }
 
     /// The entries of a map, in file order, with keys as written (duplicates included); nil, with
@@ -215,6 +223,12 @@ package struct ConfigDecoder {
             report(entry, "\(kind(of: entry.value)); \(hint)")
             return nil
         }
+        // Every string ends up as a C string (an argument, a variable, a path, a name), which
+        // would silently end at the NUL: "/bin/echo\0rm" would run /bin/echo.
+        guard !scalar.string.utf8.contains(0) else {
+            report(entry, "\(scalar.string.debugDescription) contains a NUL byte, which no argument, path, name or variable can hold; remove it")
+            return nil
+        }
         return scalar.string
     }
 
@@ -245,6 +259,13 @@ package struct ConfigDecoder {
             return nil
         }
         let text = scalar.string
+        // Decimal digits only, with a minus for the message below: Int("+5") would read 5.
+        let digits = text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+        let decimal = digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        guard decimal || Int(text) == nil else {
+            report(entry, "\(text.debugDescription) is not written in decimal digits; write e.g. \(example)")
+            return nil
+        }
         guard let number = Int(text), scalar.style == .plain || scalar.style == .any else {
             if Int(text) != nil {
                 report(entry, "\(text.debugDescription) is quoted, so it is text; write \(text) without quotes")
@@ -263,6 +284,9 @@ package struct ConfigDecoder {
 
     /// A duration (see `DurationText`), at least zero, or more than zero unless `allowZero`.
     /// `example` is what the messages suggest writing.
+    /// The shortest value a duration that must be longer than 0 may have.
+    static let shortestPeriod = Duration.milliseconds(1)
+
     mutating func duration(_ entry: Entry, allowZero: Bool, example: Duration) -> Duration? {
         let exampleText = DurationText.format(example)
         guard case .scalar(let scalar) = entry.value, !isNull(entry.value) else {
@@ -275,6 +299,12 @@ package struct ConfigDecoder {
         case .success(let duration):
             if duration == .zero, !allowZero {
                 report(entry, "\(quoted) must be longer than 0; write e.g. \(exampleText)")
+                return nil
+            }
+            // A period the daemon waits for between attempts: below a millisecond it would
+            // busy-loop (0.0000001s once made a health check spin), so that is the resolution.
+            if !allowZero, duration < Self.shortestPeriod {
+                report(entry, "\(quoted) is shorter than 1ms, the shortest runnerd waits; write e.g. \(exampleText)")
                 return nil
             }
             return duration

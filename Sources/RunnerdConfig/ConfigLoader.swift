@@ -63,17 +63,20 @@ public enum ConfigLoader {
     ///   - environment: The environment whose `PATH` finds bare command names.
     /// - Throws: ``ConfigErrors`` with every problem found, including a file that cannot be read
     ///   (`runnerd.yaml: cannot read: No such file or directory; pass --config PATH or create it`)
-    ///   or is not UTF-8.
+    ///   or is not UTF-8. The file must be a regular file of at most 4 MiB: a FIFO, a device or a
+    ///   directory is refused without blocking or reading (`/dev/zero` would never end).
     public static func load(
         path: String, environment: [String: String] = ConfigLoader.processEnvironment
     ) throws(ConfigErrors) -> DaemonConfig {
         let bytes: [UInt8]
-        switch FileContents.read(path: path) {
+        switch FileContents.read(path: path, limit: FileContents.configLimit) {
         case .success(let contents):
             bytes = contents
         case .failure(let failure):
             let advice: String
             switch failure.errno {
+            case _ where failure.notRegular != nil: advice = "pass --config PATH with a regular file"
+            case _ where failure.tooLarge != nil: advice = "that is the limit for a config file; pass --config PATH with a smaller one"
             case ENOENT: advice = "pass --config PATH or create it"
             case EACCES: advice = "make it readable by the daemon's user, or pass --config PATH"
             default: advice = "pass --config PATH with a readable file"

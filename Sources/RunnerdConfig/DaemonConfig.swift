@@ -193,14 +193,19 @@ public struct Credentials: Sendable, Equatable {
     public var supplementaryGroups: [UInt32]
     /// The user's home directory, for `HOME`, when a user is set.
     public var home: String?
+    /// The user's login shell, for `SHELL`, when a user is set.
+    public var shell: String?
 
     /// Credentials as given; nothing is looked up.
-    public init(userName: String?, uid: UInt32, gid: UInt32, supplementaryGroups: [UInt32], home: String?) {
+    public init(
+        userName: String?, uid: UInt32, gid: UInt32, supplementaryGroups: [UInt32], home: String?, shell: String? = nil
+    ) {
         self.userName = userName
         self.uid = uid
         self.gid = gid
         self.supplementaryGroups = supplementaryGroups
         self.home = home
+        self.shell = shell
     }
 }
 

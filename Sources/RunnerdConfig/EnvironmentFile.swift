@@ -57,7 +57,7 @@ public struct EnvironmentFile: Sendable, Equatable {
     /// - Throws: ``ReadError`` when the file cannot be opened or read; bytes that are not UTF-8
     ///   are replaced with U+FFFD rather than rejected.
     public static func read(path: String) throws(ReadError) -> EnvironmentFile {
-        switch FileContents.read(path: path) {
+        switch FileContents.read(path: path, limit: FileContents.environmentFileLimit) {
         case .success(let bytes):
             return EnvironmentFile(parsing: String(decoding: bytes, as: UTF8.self))
         case .failure(let error):
@@ -245,7 +245,10 @@ public struct EnvironmentFile: Sendable, Equatable {
         mutating func push() {
             state = .preKey
             let name = self.name
-            if EnvironmentFile.isValidName(name) {
+            if EnvironmentFile.isValidName(name), value.contains("\0") {
+                // execve would cut the value there without a word.
+                problems.append(Problem(line: keyLine, message: "the value of \(name) contains a NUL byte, which no environment variable can hold; remove it"))
+            } else if EnvironmentFile.isValidName(name) {
                 var text = ""
                 text.unicodeScalars.append(contentsOf: value)
                 variables.append(EnvironmentVariable(name: name, value: text))

@@ -10,6 +10,9 @@ import Glibc
 ///   is searched.
 /// - A name with `/` is checked as it is; a relative one is taken from the service's working
 ///   directory (where the spawn runs it from), or from the loader's current directory.
+/// - With a `user`, a program is also judged as that user (``UserAccess``): the service runs it
+///   after switching, so root being able to run it proves nothing. A `PATH` candidate the user
+///   cannot run is skipped, as `execvp` would skip it.
 enum ExecutableLookup {
     /// systemd's default `PATH` for services, used when the environment has none.
     static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -28,16 +31,22 @@ enum ExecutableLookup {
         case notExecutable(path: String)
         /// `stat` failed for another reason, e.g. a directory on the way is not searchable.
         case unreadable(path: String, reason: String)
+        /// The service's user cannot execute the program: the file lacks the execute bit for it.
+        case notExecutableByUser(path: String, user: String)
+        /// The service's user cannot reach the program: `directory` is not searchable for it.
+        case unreachableByUser(path: String, directory: String, user: String)
     }
 
     /// The absolute path of the program `command` names, or why there is none.
     static func resolve(
-        _ command: String, searchPath: String?, workingDirectory: String?
+        _ command: String, searchPath: String?, workingDirectory: String?, user: UserAccess? = nil
     ) -> Result<String, Failure> {
         if command.contains("/") {
             let path = absolute(command, base: workingDirectory)
             switch check(path) {
-            case .executable: return .success(path)
+            case .executable:
+                if let user, let failure = denial(path, for: user) { return .failure(failure) }
+                return .success(path)
             case .missing: return .failure(.missing(path: path))
             case .directory: return .failure(.directory(path: path))
             case .notExecutable: return .failure(.notExecutable(path: path))
@@ -46,10 +55,15 @@ enum ExecutableLookup {
         }
         let searchPath = searchPath ?? defaultSearchPath
         var firstNotExecutable: String?
+        var firstDenied: Failure?
         for directory in searchPath.split(separator: ":") where directory.hasPrefix("/") {
             let candidate = directory.hasSuffix("/") ? "\(directory)\(command)" : "\(directory)/\(command)"
             switch check(candidate) {
             case .executable:
+                if let user, let failure = denial(candidate, for: user) {
+                    firstDenied = firstDenied ?? failure
+                    continue
+                }
                 return .success(candidate)
             case .notExecutable:
                 firstNotExecutable = firstNotExecutable ?? candidate
@@ -57,10 +71,21 @@ enum ExecutableLookup {
                 continue
             }
         }
+        if let firstDenied {
+            return .failure(firstDenied)
+        }
         if let firstNotExecutable {
             return .failure(.foundNotExecutable(path: firstNotExecutable))
         }
         return .failure(.notFound(searchPath: searchPath))
+    }
+
+    private static func denial(_ path: String, for user: UserAccess) -> Failure? {
+        switch user.denial(executing: path) {
+        case nil: nil
+        case .notExecutable: .notExecutableByUser(path: path, user: user.name)
+        case .unsearchable(let directory): .unreachableByUser(path: path, directory: directory, user: user.name)
+        }
     }
 
     private enum Check {

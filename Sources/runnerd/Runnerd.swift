@@ -85,6 +85,8 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
+        // check never subscribes to them: SIGTERM and SIGINT end it as they end any command.
+        DaemonExecutors.releaseStopAndReloadSignals()
         do {
             let config = try ConfigLoader.load(path: options.config)
             print(ConfigSummary(config))

@@ -219,8 +219,28 @@ struct ConfigLoadingTests {
     @Test func userNobodyResolvesToItsIdsHomeAndGroups() throws {
         let service = try onlyService(Self.serviceYAML(["user: nobody"]))
         #expect(service.credentials == Credentials(
-            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent"
+            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent", shell: "/usr/sbin/nologin"
         ))
+    }
+
+    /// The same program and directory that `user: nobody` is refused (see the error table) load
+    /// for the daemon's own user, and for a user whose group opens them.
+    @Test func programsAndDirectoriesAreJudgedAsTheServicesOwnUser() throws {
+        let privateDirectory = ConfigFixture.privateDirectory
+        let asLoader = try onlyService("""
+            groups:
+              web:
+                services:
+                  api: { command: [\(privateDirectory)/tool], working-directory: \(privateDirectory) }
+            """)
+        #expect(asLoader.executable == "\(privateDirectory)/tool")
+        #expect(asLoader.workingDirectory == privateDirectory)
+        // rootonly is 0744, owned by root: only its owner may run it. Group root does not
+        // open it to nobody; user root may run it.
+        let rootonly = "groups:\n  web:\n    services:\n      api:\n        command: [rootonly]\n"
+        #expect(ConfigFixture.errors(rootonly + "        user: nobody\n        group: root\n").count == 1)
+        let ownerRun = try onlyService(rootonly + "        user: root\n")
+        #expect(ownerRun.executable == "\(Self.bin)/rootonly")
     }
 
     @Test func numericUserResolvesLikeItsName() throws {
@@ -232,7 +252,7 @@ struct ConfigLoadingTests {
     @Test func groupOverridesTheUsersPrimaryGroup() throws {
         let service = try onlyService(Self.serviceYAML(["user: nobody", "group: root"]))
         #expect(service.credentials == Credentials(
-            userName: "nobody", uid: 65534, gid: 0, supplementaryGroups: [0], home: "/nonexistent"
+            userName: "nobody", uid: 65534, gid: 0, supplementaryGroups: [0], home: "/nonexistent", shell: "/usr/sbin/nologin"
         ))
     }
 

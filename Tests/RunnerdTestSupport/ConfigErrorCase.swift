@@ -38,6 +38,7 @@ extension ConfigErrorCase {
     static let bin = ConfigFixture.bin
     static let env = ConfigFixture.env
     static let work = ConfigFixture.work
+    static let privateDirectory = ConfigFixture.privateDirectory
 
     /// Every bad config the loader must reject, with its exact messages; shared by the loader's
     /// tests and by `runnerd check`'s, which run the binary on each.
@@ -225,6 +226,26 @@ extension ConfigErrorCase {
             name: "a program path that is a directory", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(work)]\n",
             expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(work) is a directory; name the program inside it"]
         ),
+        // Judged as the service's user, not as the root that loads the config.
+        ConfigErrorCase(
+            name: "a program the service's user cannot execute",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(bin)/rootonly]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/rootonly is not executable by nobody, the service's user; chmod it (o+x, or g+x for a group of nobody) or name another program"]
+        ),
+        ConfigErrorCase(
+            name: "a program in PATH the service's user cannot execute",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [rootonly]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(bin)/rootonly is not executable by nobody, the service's user; chmod it (o+x, or g+x for a group of nobody) or name another program"]
+        ),
+        ConfigErrorCase(
+            name: "a program in a directory the service's user cannot search",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [\(privateDirectory)/tool]\n        user: nobody\n",
+            expected: ["runnerd.yaml:5:19: groups.web.services.api.command[0]: \(privateDirectory)/tool is out of reach of nobody, the service's user: \(privateDirectory) is not searchable for it; chmod o+x \(privateDirectory) or move the program"]
+        ),
+        .service(
+            "a working directory the service's user cannot enter", ["working-directory: \(privateDirectory)", "user: nobody"],
+            ["runnerd.yaml:6:28: groups.web.services.api.working-directory: \(privateDirectory) cannot be entered by nobody, the service's user: \(privateDirectory) is not searchable for it; chmod o+x \(privateDirectory) or fix the path"]
+        ),
         // Working directory, identity, signal.
         .service(
             "a relative working directory", ["working-directory: srv/api"],
@@ -267,6 +288,52 @@ extension ConfigErrorCase {
         .service(
             "an environment file that does not exist", ["environment-files: [\(env)/missing.env]"],
             ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/missing.env: No such file or directory; create it, or write -\(env)/missing.env to make it optional"]
+        ),
+        // Names and numbers written oddly.
+        ConfigErrorCase(
+            name: "a service name with a newline", yaml: "groups:\n  web:\n    services:\n      \"a\\nb\": { command: [tool] }\n",
+            expected: [#"runnerd.yaml:4:7: groups.web.services."a\nb": "a\nb" is not a valid service name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
+        ),
+        ConfigErrorCase(
+            name: "a group name with an escape character", yaml: "groups:\n  \"web\\e[31m\":\n    services:\n      api: { command: [tool] }\n",
+            expected: [#"runnerd.yaml:2:3: groups."web\u{1B}[31m": "web\u{1B}[31m" is not a valid group name; use up to 64 letters, digits, ".", "_" and "-", starting with a letter, digit or "_""#]
+        ),
+        .group(
+            "max-restarts with a plus sign", ["max-restarts: +5"],
+            [#"runnerd.yaml:6:19: groups.web.max-restarts: "+5" is not written in decimal digits; write e.g. 5"#]
+        ),
+        // NUL bytes: a C string would end there, silently.
+        ConfigErrorCase(
+            name: "a NUL byte in a command word", yaml: "groups:\n  web:\n    services:\n      api:\n        command: [tool, \"a\\0b\"]\n",
+            expected: [#"runnerd.yaml:5:25: groups.web.services.api.command[1]: "a\0b" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in an environment value", [#"environment: { A: "x\0y" }"#],
+            [#"runnerd.yaml:6:27: groups.web.services.api.environment.A: "x\0y" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in a working directory", [#"working-directory: "/tmp\0/x""#],
+            [#"runnerd.yaml:6:28: groups.web.services.api.working-directory: "/tmp\0/x" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in a user", [#"user: "nobody\0x""#],
+            [#"runnerd.yaml:6:15: groups.web.services.api.user: "nobody\0x" contains a NUL byte, which no argument, path, name or variable can hold; remove it"#]
+        ),
+        .service(
+            "a NUL byte in an environment file's value", ["environment-files: [\(env)/nul.env]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: \(env)/nul.env:1: the value of A contains a NUL byte, which no environment variable can hold; remove it"]
+        ),
+        .service(
+            "a FIFO as an environment file", ["environment-files: [\(env)/fifo]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/fifo: it is a FIFO, not a regular file; name a regular file"]
+        ),
+        .service(
+            "a device as an environment file", ["environment-files: [/dev/zero]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read /dev/zero: it is a character device, not a regular file; name a regular file"]
+        ),
+        .service(
+            "an environment file past 1 MiB", ["environment-files: [\(env)/large.env]"],
+            ["runnerd.yaml:6:29: groups.web.services.api.environment-files[0]: cannot read \(env)/large.env: it is larger than 1 MiB; that is the limit for an environment file, so trim it"]
         ),
         .service(
             "an environment file that cannot be read", ["environment-files: [\(env)/a-directory]"],
@@ -363,6 +430,26 @@ extension ConfigErrorCase {
         .service(
             "zero health failures", [#"health: { tcp: "127.0.0.1:80", failures: 0 }"#],
             [#"runnerd.yaml:6:50: groups.web.services.api.health.failures: "0" is too small; write at least 1, e.g. 3"#]
+        ),
+        .group(
+            "a restart window that rounds to zero", ["restart-window: 0.0000001s"],
+            [#"runnerd.yaml:6:21: groups.web.restart-window: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 5m"#]
+        ),
+        .service(
+            "a health interval below a millisecond", [#"health: { tcp: "127.0.0.1:80", interval: 0.0000001s }"#],
+            [#"runnerd.yaml:6:50: groups.web.services.api.health.interval: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"#]
+        ),
+        .service(
+            "a health timeout below a millisecond", [#"health: { tcp: "127.0.0.1:80", timeout: 0.5ms }"#],
+            [#"runnerd.yaml:6:49: groups.web.services.api.health.timeout: "0.5ms" is shorter than 1ms, the shortest runnerd waits; write e.g. 2s"#]
+        ),
+        .service(
+            "a ready timeout below a millisecond", [#"ready: { tcp: "127.0.0.1:80", timeout: 0.0000001s }"#],
+            [#"runnerd.yaml:6:48: groups.web.services.api.ready.timeout: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 1m"#]
+        ),
+        .service(
+            "a watchdog below a millisecond", ["ready: { notify: true }", "watchdog: 0.0000001s"],
+            [#"runnerd.yaml:7:19: groups.web.services.api.watchdog: "0.0000001s" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"#]
         ),
         .service(
             "a zero health interval", [#"health: { tcp: "127.0.0.1:80", interval: 0s }"#],

@@ -11,7 +11,10 @@ public enum ConfigFixture {
             guard let made = mkdtemp(buffer.baseAddress!) else { preconditionFailure("mkdtemp failed: \(errno)") }
             return String(cString: made)
         }
-        for directory in ["bin", "bin2", "work", "env", "env/a-directory"] {
+        // Open to every user, as /srv and /usr are: services with user: nobody are judged as
+        // nobody, who must reach the files (mkdtemp makes the root 0700).
+        chmod(root, 0o755)
+        for directory in ["bin", "bin2", "work", "env", "env/a-directory", "private"] {
             mkdir("\(root)/\(directory)", 0o755)
         }
         write("\(root)/bin/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
@@ -19,6 +22,13 @@ public enum ConfigFixture {
         write("\(root)/bin/python3", "#!/bin/sh\nexit 0\n", mode: 0o644)
         write("\(root)/bin2/python3", "#!/bin/sh\nexit 0\n", mode: 0o755)
         write("\(root)/work/run.sh", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        write("\(root)/env/nul.env", bytes: Array("A=1\u{0}rm\nB=2\n".utf8), mode: 0o644)
+        mkfifo("\(root)/env/fifo", 0o644)
+        // One byte past the 1 MiB limit for an environment file.
+        write("\(root)/env/large.env", bytes: Array(repeating: UInt8(ascii: "#"), count: (1 << 20) + 1), mode: 0o644)
+        write("\(root)/bin/rootonly", "#!/bin/sh\nexit 0\n", mode: 0o744)
+        write("\(root)/private/tool", "#!/bin/sh\nexit 0\n", mode: 0o755)
+        chmod("\(root)/private", 0o700)
         write("\(root)/env/first.env", "# shared settings\nA=1\nB=2\n", mode: 0o644)
         write("\(root)/env/second.env", "B=3\nC=4\n", mode: 0o644)
         write("\(root)/env/bad.env", "GOOD=1\n1BAD=2\nNOEQUALS\nexport E=5\n", mode: 0o644)
@@ -29,10 +39,10 @@ public enum ConfigFixture {
 
     /// Every file a test may create under ``directory``, then the directories, deepest first.
     private static let createdFiles = [
-        "bin/tool", "bin/plain", "bin/python3", "bin2/python3", "work/run.sh", "env/first.env", "env/second.env",
-        "env/bad.env", "relative.yaml", "latin1.yaml",
+        "bin/tool", "bin/plain", "bin/rootonly", "private/tool", "bin/python3", "bin2/python3", "work/run.sh", "env/first.env", "env/second.env",
+        "env/bad.env", "env/fifo", "env/large.env", "env/nul.env", "relative.yaml", "latin1.yaml", "large.yaml", "fifo.yaml",
     ]
-    private static let createdDirectories = ["env/a-directory", "env", "work", "bin2", "bin", ""]
+    private static let createdDirectories = ["env/a-directory", "env", "private", "work", "bin2", "bin", ""]
 
     private static func remove() {
         for file in createdFiles {
@@ -43,13 +53,17 @@ public enum ConfigFixture {
         }
     }
 
-    /// Holds `tool` (executable), `plain` (not executable) and a non-executable `python3`.
+    /// Holds `tool` (executable), `plain` (not executable), `rootonly` (executable by its owner,
+    /// root, only) and a non-executable `python3`.
     public static var bin: String { directory + "/bin" }
     /// Holds an executable `python3`.
     public static var bin2: String { directory + "/bin2" }
     /// An existing directory, holding the executable `run.sh`.
     public static var work: String { directory + "/work" }
-    /// `first.env`, `second.env`, `bad.env` and the directory `a-directory`.
+    /// A directory only root can enter (0700), holding an executable `tool`.
+    public static var privateDirectory: String { directory + "/private" }
+    /// `first.env`, `second.env`, `bad.env`, `large.env` (past the 1 MiB limit), the FIFO
+    /// `fifo` (with no writer) and the directory `a-directory`.
     public static var env: String { directory + "/env" }
 
     /// The environment the tests load with: only `PATH`, and only the fixture's `bin`.

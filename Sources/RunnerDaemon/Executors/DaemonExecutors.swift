@@ -19,6 +19,7 @@ public enum DaemonExecutors {
     /// returns. Call it from a synchronous `main`, before anything else starts a task: the main
     /// thread then becomes the main actor's and never returns.
     public static func run(_ body: @escaping @Sendable () async -> Void) -> Never {
+        holdStopAndReloadSignals()
         _createExecutors(factory: DaemonExecutorFactory.self)
         Task {
             await body()
@@ -30,6 +31,33 @@ public enum DaemonExecutors {
             fatalError("the main executor failed: \(error)")
         }
         exit(0)
+    }
+}
+
+extension DaemonExecutors {
+    /// The signals systemd and operators send: SIGHUP (reload), SIGTERM and SIGINT (stop).
+    static let stopAndReloadSignals = [SIGHUP, SIGTERM, SIGINT]
+
+    /// Blocks SIGHUP, SIGTERM and SIGINT in the calling thread, the first one, so that every
+    /// thread started afterwards has them blocked too: sent while the config is still being
+    /// parsed, they stay pending rather than killing runnerd (a SIGHUP in the first ~10 ms once
+    /// ended it with status 129). Runner's signal thread unblocks each of them once the daemon
+    /// subscribes to it, and a pending one is delivered then. Children get an empty mask and
+    /// default dispositions from the spawn (`runnerd_spawn`).
+    static func holdStopAndReloadSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in stopAndReloadSignals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Undoes `holdStopAndReloadSignals()` in the calling thread, for a command that never
+    /// subscribes to them (`runnerd check`): a pending SIGTERM then ends it as it always would.
+    public static func releaseStopAndReloadSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in stopAndReloadSignals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

@@ -345,17 +345,18 @@ final class ProcessService: Sendable {
         if first { context.events.failed(self) }
     }
 
-    /// The daemon's scrubbed environment, then the service's own variables, then the identity
-    /// variables of its user, as systemd sets them for `User=`, and last, in the daemon, the
-    /// marker `RUNNERD_SERVICE=group/service`.
+    /// The daemon's scrubbed environment, then the login variables of its user, as systemd sets
+    /// them for `User=` (`HOME`, `USER`, `LOGNAME`, `SHELL`), then the service's own variables,
+    /// which may override those, and last, in the daemon, the marker `RUNNERD_SERVICE=group/service`.
     private func environment() -> [String] {
         var environment = context.baseEnvironment
-        for variable in config.environment { environment.set(variable.name, variable.value) }
         if let credentials = config.credentials, let user = credentials.userName {
+            if let home = credentials.home { environment.set("HOME", home) }
             environment.set("USER", user)
             environment.set("LOGNAME", user)
-            if let home = credentials.home { environment.set("HOME", home) }
+            if let shell = credentials.shell { environment.set("SHELL", shell) }
         }
+        for variable in config.environment { environment.set(variable.name, variable.value) }
         if processes.adoptsOrphans { environment.set(Self.markerVariable, key) }
         return environment.entries
     }

@@ -221,7 +221,8 @@ final class ProcessTable: @unchecked Sendable {
         guard status == 0 else {
             return .failure(SpawnError(
                 stage: result.stage, errno: result.error, executable: request.executable,
-                workingDirectory: request.workingDirectory, credentials: request.credentials
+                workingDirectory: request.workingDirectory, credentials: request.credentials,
+                environment: request.environment
             ))
         }
         return .success(result.pid)

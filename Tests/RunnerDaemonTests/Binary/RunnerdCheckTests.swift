@@ -18,6 +18,22 @@ struct RunnerdCheckTests {
         #expect(check.lines == expected)
     }
 
+    /// `/dev/zero` once grew runnerd past 8 GB, and a FIFO blocked it forever: both are refused
+    /// at once, naming the path, with exit 78.
+    @Test func aDeviceOrAFIFOAsTheConfigIsRefusedPromptlyWithExit78() async throws {
+        let fifo = "\(ConfigFixture.directory)/fifo.yaml"
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o644) == 0)
+        defer { unlink(fifo) }
+        for (path, kind) in [("/dev/zero", "a character device"), (fifo, "a FIFO")] {
+            let start = ContinuousClock.now
+            let check = try RunnerdProcess(["check", "--config", path], environment: ConfigFixture.environment)
+            #expect(try await check.waitForExit(timeout: .seconds(5)) == 78)
+            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(check.lines == ["\(path): cannot read: it is \(kind), not a regular file; pass --config PATH with a regular file"])
+        }
+    }
+
     @Test func aGoodConfigIsSummarisedAndExits0() async throws {
         let path = temporaryConfig("""
             groups:

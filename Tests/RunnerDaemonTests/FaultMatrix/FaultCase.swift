@@ -17,6 +17,9 @@ final class FaultCase {
     let notify: NotifyLog
     private(set) var daemon: RunnerdProcess!
     private(set) var configPath = ""
+    /// The config file this case wrote, and removes on the way out; never one it was given
+    /// (`/dev/zero` as the config must stay where it is).
+    private var writtenConfig: String?
     /// Every pid seen in the daemon's tree so far; none may exist at the end.
     private var seen: Set<pid_t> = []
 
@@ -29,7 +32,7 @@ final class FaultCase {
     deinit {
         notify.stop()
         for pid in markedProcesses(marker) { kill(pid, SIGKILL) }
-        if !configPath.isEmpty { unlink(configPath) }
+        if let writtenConfig { unlink(writtenConfig) }
     }
 
     /// Writes `yaml` to a fresh config file and starts `runnerd run` on it, with `NOTIFY_SOCKET`
@@ -38,8 +41,9 @@ final class FaultCase {
         _ yaml: String, environment: [String: String] = [:], arguments: [String] = [], stdoutFD: Int32? = nil,
         stderrFD: Int32? = nil
     ) throws {
-        configPath = temporaryConfig(yaml)
-        try start(configAt: configPath, environment: environment, arguments: arguments, stdoutFD: stdoutFD, stderrFD: stderrFD)
+        let path = temporaryConfig(yaml)
+        writtenConfig = path
+        try start(configAt: path, environment: environment, arguments: arguments, stdoutFD: stdoutFD, stderrFD: stderrFD)
     }
 
     /// Starts `runnerd run` on an existing config file, with `arguments` after the config's. A

@@ -439,6 +439,32 @@ struct FaultMatrixTests {
         #expect(!fault.notify.texts.contains { $0.hasPrefix("STOPPING=1") })
     }
 
+    // MARK: 9b. The daemon gets SIGKILL while a service runs as another user
+
+    /// The kernel clears the death signal when a process changes its uid or gid, so it must be
+    /// armed after the switch to `user:`: a `nobody` service must die with the daemon too.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func noUserSwitchedChildSurvivesTheDaemonsSIGKILL() async throws {
+        let fault = try FaultCase("daemon-killed-user")
+        try fault.start("""
+            groups:
+              a:
+                services:
+                  switched: { command: [sleep, "1000"], user: nobody, \(fault.environment) }
+                  grouped: { command: [sleep, "1000"], group: nogroup, \(fault.environment) }
+            """)
+        try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+        let switched = try await fault.pid(of: "switched")
+        _ = try await fault.pid(of: "grouped")
+        #expect(fault.recordTree().count == 2)
+        let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+        #expect(processRealUID(switched) == nobody)
+
+        fault.daemon.signal(SIGKILL)
+        #expect(try await fault.daemon.waitForExit() == 128 + SIGKILL)
+        try await fault.expectNothingLeft()
+    }
+
     // MARK: 10. The daemon hangs
 
     @Test func aHungDaemonSendsNoWatchdogPingsAndResumesThemWhenItContinues() async throws {
@@ -695,6 +721,141 @@ struct FaultMatrixTests {
         #expect(took < .seconds(3), "the stop took \(took)")
         try await fault.expectNothingLeft()
     }
+
+    // MARK: 16. SIGHUP while the config is still being parsed
+
+    /// From the first instruction of main, SIGHUP, SIGTERM and SIGINT are blocked until the
+    /// daemon subscribes to them, so a SIGHUP sent the moment main has begun (long before the
+    /// config is parsed) stays pending instead of ending runnerd with 129. Twenty times over;
+    /// then a SIGTERM still stops it cleanly.
+    @Test func aSIGHUPAtTheStartOfMainNeverKillsTheDaemon() async throws {
+        for attempt in 1...20 {
+            let fault = try FaultCase("early-hup")
+            try fault.start("""
+                groups:
+                  g:
+                    services:
+                      one: { command: [sleep, "1000"], \(fault.environment) }
+                """)
+            // Spin (bounded) until main has blocked the three signals, then send at once.
+            let deadline = Deadline(after: .seconds(5))
+            while !deadline.hasPassed && blockedSignals(of: fault.daemon.pid) & 0x4003 != 0x4003 {
+                if fault.daemon.exitCode != nil { break }
+            }
+            let blocked = blockedSignals(of: fault.daemon.pid)
+            fault.daemon.signal(SIGHUP)
+            try #require(blocked & 0x4003 == 0x4003, "attempt \(attempt): runnerd never blocked SIGHUP, SIGINT and SIGTERM (SigBlk \(String(blocked, radix: 16)))")
+            try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+            #expect(fault.daemon.exitCode == nil, "attempt \(attempt): runnerd exited with \(fault.daemon.exitCode ?? 0)")
+            // The service did not inherit the daemon's mask.
+            let one = try await fault.pid(of: "one")
+            #expect(blockedSignals(of: one) == 0)
+            fault.recordTree()
+            try await fault.stopCleanly()
+        }
+    }
+
+    // MARK: 17. A FIFO as an environment file on reload
+
+    /// A FIFO without a writer once blocked a reload for good, and SIGTERM with it. It is refused
+    /// at once: the old config keeps running, and SIGTERM stops the daemon with 0.
+    @Test func aFIFOAsAnEnvironmentFileOnReloadIsRefusedAndSIGTERMStillStopsTheDaemon() async throws {
+        let fault = try FaultCase("fifo-reload")
+        let fifo = "/tmp/runnerd-fault-fifo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        defer { unlink(fifo) }
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  s: { command: [sleep, "1000"], \(fault.environment) }
+            """)
+        let ready = try await fault.notify.waitFor { $0.hasPrefix("READY=1") }
+        let service = try await fault.pid(of: "s")
+
+        fault.rewriteConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"], environment-files: [\(fifo)] } } }\n")
+        fault.daemon.signal(SIGHUP)
+        let answer = try await fault.notify.waitFor(from: ready + 1, timeout: .seconds(5)) { $0.hasPrefix("READY=1") }
+        #expect(fault.notify.texts[answer].hasSuffix("cannot read \(fifo): it is a FIFO, not a regular file; name a regular file"), "\(fault.notify.texts[answer])")
+        #expect(processExists(service) && fault.daemon.childPIDs.contains(service))
+        fault.recordTree()
+
+        let start = ContinuousClock.now
+        try await fault.stopCleanly()
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+
+    // MARK: 18. 20,000 variables, and more than execve takes
+
+    /// 20,000 variables from an environment file reach the service promptly; three files that
+    /// together pass execve's limit fail the spawn with the sizes, naming the service.
+    @Test func twentyThousandVariablesSpawnPromptlyAndTooManyFailNamingTheService() async throws {
+        let fault = try FaultCase("many-variables")
+        let base = "/tmp/runnerd-fault-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        func writeFile(_ path: String, _ text: String) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        writeFile(base + "-many", (0..<20_000).map { "MANY_\($0)=\($0)\n" }.joined())
+        let long = String(repeating: "x", count: 900)
+        for part in 0..<3 {
+            writeFile(base + "-big\(part)", (0..<1_000).map { "BIG_\(part)_\($0)=\(long)\n" }.joined())
+        }
+        defer { for suffix in ["-many", "-big0", "-big1", "-big2"] { unlink(base + suffix) } }
+        let start = ContinuousClock.now
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  many: { command: [sh, -c, "env | grep -c ^MANY_; exec sleep 1000"], environment-files: [\(base)-many], \(fault.environment) }
+              h:
+                restart: never
+                required: false
+                services:
+                  big: { command: [sleep, "1000"], environment-files: [\(base)-big0, \(base)-big1, \(base)-big2], \(fault.environment) }
+            """)
+        try await fault.daemon.waitForLine(containing: "g/many | 20000")
+        // Loading, spawning and counting; 5.8 s for the spawn alone before it was linear.
+        #expect(ContinuousClock.now - start < .seconds(2), "took \(ContinuousClock.now - start)")
+        let failed = try await fault.daemon.waitForLine(containing: "service big failed to start: cannot execute ")
+        #expect(failed.contains("the environment is too large for execve: "), "\(failed)")
+        #expect(failed.contains(" bytes in 3"), "\(failed)")
+        fault.recordTree()
+        try await fault.stopCleanly()
+    }
+
+    // MARK: 19. /dev/zero as the config
+
+    /// `run --config /dev/zero` once read until it passed 8 GB. It is refused at once: exit 78,
+    /// naming the path, and nothing started or announced.
+    @Test func devZeroAsTheConfigIsRefusedAtOnceWithExit78() async throws {
+        let fault = try FaultCase("dev-zero")
+        let start = ContinuousClock.now
+        try fault.start(configAt: "/dev/zero")
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(5)) == 78)
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(fault.daemon.lines.contains("/dev/zero: cannot read: it is a character device, not a regular file; pass --config PATH with a regular file"), "\(fault.daemon.output)")
+        #expect(fault.notify.texts.isEmpty, "\(fault.notify.texts)")
+    }
+
+    // MARK: 20. A duration that rounds to nothing
+
+    /// A health interval of 0.0000001s was accepted and the check busy-looped; it is rejected
+    /// at its location, and nothing starts.
+    @Test func aHealthIntervalBelowAMillisecondIsRejectedAtItsLocation() async throws {
+        let fault = try FaultCase("zero-duration")
+        try fault.start("""
+            groups:
+              g:
+                services:
+                  s: { command: [sleep, "1000"], health: { exec: [true], interval: 0.0000001s }, \(fault.environment) }
+            """)
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(5)) == 78)
+        #expect(fault.daemon.output.contains("\(fault.configPath):4:72: groups.g.services.s.health.interval: \"0.0000001s\" is shorter than 1ms, the shortest runnerd waits; write e.g. 10s"), "\(fault.daemon.output)")
+        #expect(markedProcesses(fault.marker).isEmpty)
+    }
 }
 
 /// Reads a pipe to its end on a thread of its own, counting the bytes and keeping none.
@@ -730,6 +891,21 @@ private final class Drain: Sendable {
     func finished() async throws -> Int {
         try await done.value
     }
+}
+
+/// The real uid of `pid` (the `Uid:` line of /proc/PID/status), or nil once it is gone.
+private func processRealUID(_ pid: pid_t) -> uid_t? {
+    let status = String(decoding: procFile("/proc/\(pid)/status"), as: UTF8.self)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }) else { return nil }
+    return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { uid_t($0) }
+}
+
+/// The signals blocked in the main thread of `pid` (`SigBlk:` of /proc/PID/status, bit N-1 for
+/// signal N), or 0 once it is gone.
+private func blockedSignals(of pid: pid_t) -> UInt64 {
+    let status = String(decoding: procFile("/proc/\(pid)/status"), as: UTF8.self)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }) else { return 0 }
+    return UInt64(line.dropFirst("SigBlk:".count).trimmingPrefix { $0 == "\t" || $0 == " " }, radix: 16) ?? 0
 }
 
 /// The parent pid of `pid`, or nil once it is gone.

@@ -97,6 +97,62 @@ struct ProcessServiceTests {
         #expect("\(badDirectory.error!)" == "cannot enter working directory /nonexistent/dir: No such file or directory; create it or fix working-directory")
     }
 
+    /// As systemd's `User=`: HOME, USER, LOGNAME and SHELL from the passwd entry, replacing the
+    /// daemon's own, and the service's `environment:` still has the last word.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func aUserSwitchedServiceGetsItsLoginEnvironmentUnlessItsOwnEnvironmentSaysOtherwise() async throws {
+        let nobody = Credentials(
+            userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent", shell: "/usr/sbin/nologin"
+        )
+        let base = ["PATH=/usr/bin:/bin", "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash"]
+        _ = try await runToEnd(harness.service("login", ["/usr/bin/env"], environment: base, credentials: nobody))
+        let lines = try await harness.waitForLine { $0.hasPrefix("test/login | SHELL=") }.filter { $0.hasPrefix("test/login | ") }
+        #expect(lines == ["test/login | PATH=/usr/bin:/bin", "test/login | HOME=/nonexistent", "test/login | USER=nobody", "test/login | LOGNAME=nobody", "test/login | SHELL=/usr/sbin/nologin"])
+
+        let own = [EnvironmentVariable(name: "HOME", value: "/srv/app"), EnvironmentVariable(name: "SHELL", value: "/bin/sh")]
+        _ = try await runToEnd(harness.service("own", ["/usr/bin/env"], environment: base, credentials: nobody, serviceEnvironment: own))
+        let ownLines = try await harness.waitForLine { $0.hasPrefix("test/own | SHELL=") }.filter { $0.hasPrefix("test/own | ") }
+        #expect(ownLines == ["test/own | PATH=/usr/bin:/bin", "test/own | HOME=/srv/app", "test/own | USER=nobody", "test/own | LOGNAME=nobody", "test/own | SHELL=/bin/sh"])
+    }
+
+    /// Building the environment is linear: 20,000 variables of the service's own (on top of the
+    /// daemon's) reach the child, and the spawn takes well under a second.
+    @Test func twentyThousandVariablesSpawnWellUnderASecond() async throws {
+        let own = (0..<20_000).map { EnvironmentVariable(name: "VARIABLE_\($0)", value: "value \($0)") }
+        let start = ContinuousClock.now
+        let result = try await runToEnd(harness.service("many", ["/bin/sh", "-c", "env | grep -c ^VARIABLE_"], serviceEnvironment: own))
+        let took = ContinuousClock.now - start
+        #expect(result.error == nil)
+        #expect(try await harness.waitForLine { $0 == "test/many | 20000" }.contains("test/many | 20000"))
+        #expect(took < .milliseconds(500), "the spawn and run took \(took)")
+    }
+
+    /// Past what execve accepts, the spawn fails saying so, with the sizes, not with a bare E2BIG.
+    @Test func anEnvironmentTooLargeForExecveFailsTheSpawnSayingSo() async throws {
+        let value = String(repeating: "x", count: 100)
+        let own = (0..<200_000).map { EnvironmentVariable(name: "V\($0)", value: value) }
+        let result = try await runToEnd(harness.service("huge", ["/bin/true"], environment: ["PATH=/usr/bin:/bin"], serviceEnvironment: own))
+        let bytes = "PATH=/usr/bin:/bin".utf8.count + 1 + own.reduce(0) { $0 + $1.name.utf8.count + 1 + value.utf8.count + 1 }
+        let limit = sysconf(Int32(_SC_ARG_MAX))
+        #expect("\(try #require(result.error))" == "cannot execute /bin/true: the environment is too large for execve: \(bytes) bytes in 200001 variables, and the kernel takes at most \(limit) bytes of arguments and environment together (a quarter of the stack limit) and 131072 bytes per variable; shrink environment: or environment-files")
+    }
+
+    /// The directory is entered after the user switch, so root's access does not count.
+    @Test(.enabled(if: getuid() == 0, "switching users needs root"))
+    func aWorkingDirectoryTheUserCannotEnterFailsTheSpawnNamingItAndTheUser() async throws {
+        var template = Array("/tmp/runnerd-private-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        defer { rmdir(directory) }
+        #expect(chmod(directory, 0o700) == 0)
+        let nobody = Credentials(userName: "nobody", uid: 65534, gid: 65534, supplementaryGroups: [65534], home: "/nonexistent")
+        let result = try await runToEnd(harness.service("private", ["/bin/true"], workingDirectory: directory, credentials: nobody))
+        #expect("\(try #require(result.error))" == "cannot enter working directory \(directory) as nobody: Permission denied; let nobody search it and its parents (chmod o+x, or chown) or fix working-directory")
+
+        #expect(chmod(directory, 0o711) == 0)
+        let entered = try await runToEnd(harness.service("public", ["/bin/true"], workingDirectory: directory, credentials: nobody))
+        #expect(entered.error == nil)
+    }
+
     @Test func outputLinesArePrefixedSplitWhenLongAndKeptWithoutATrailingNewline() async throws {
         let long = OutputPipe.maximumLine + 10
         let script = "echo out; echo err >&2; head -c \(long) /dev/zero | tr '\\0' x; echo; printf partial"

@@ -31,12 +31,13 @@ final class ServiceHarness: Sendable {
         _ name: String, _ command: [String], environment: [String] = ["PATH=/usr/bin:/bin"],
         stopSignal: Int32 = SIGTERM, interruptTimeout: Duration = .seconds(5),
         workingDirectory: String? = nil, credentials: Credentials? = nil,
-        events: ProcessService.Events = .init()
+        serviceEnvironment: [EnvironmentVariable] = [], events: ProcessService.Events = .init()
     ) -> ProcessService {
         ProcessService(
             group: "test",
             config: ServiceConfig(
-                name: name, command: command, executable: command[0], workingDirectory: workingDirectory,
+                name: name, command: command, executable: command[0], environment: serviceEnvironment,
+                workingDirectory: workingDirectory,
                 credentials: credentials, stopSignal: stopSignal, interruptTimeout: interruptTimeout
             ),
             context: ProcessService.Context(processes: Self.processes, router: router, relay: nil, baseEnvironment: ChildEnvironment(environment), events: events)
