@@ -1,5 +1,5 @@
 # The two commands a newcomer needs. Each one does its own setup first.
-.PHONY: setup test e2e demo
+.PHONY: setup test e2e demo docs
 
 setup:
 	./scripts/setup.sh
@@ -18,3 +18,8 @@ demo: setup
 # SKIPPED and succeeds where systemd-nspawn cannot run). It builds and installs the .deb.
 e2e: setup
 	Tests/e2e/run.sh
+
+# The DocC catalogs of the two libraries; a broken link or an unknown symbol fails the build.
+docs: setup
+	swift package generate-documentation --target Runner --warnings-as-errors
+	swift package generate-documentation --target Systemd --warnings-as-errors

@@ -6,16 +6,29 @@ let package = Package(
     products: [
         .library(name: "Runner", targets: ["Runner"]),
         .library(name: "Systemd", targets: ["Systemd"]),
+        // Runner for swift-service-lifecycle users; a product of its own, so that Runner stays dependency-free.
+        .library(name: "RunnerServiceLifecycle", targets: ["RunnerServiceLifecycle"]),
         .executable(name: "runnerd", targets: ["runnerd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // `swift package generate-documentation --target Runner` (or Systemd); a build plugin only.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // The library port. It must stay free of Foundation, Dispatch and every package.
         .target(name: "Runner"),
+        .target(
+            name: "RunnerServiceLifecycle",
+            dependencies: [
+                "Runner",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -32,7 +45,8 @@ let package = Package(
         // I/O beyond reading the config and environment files.
         .target(
             name: "RunnerdConfig",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            // Runner for UnixSignal, the one table of signal names.
+            dependencies: ["Runner", .product(name: "Yams", package: "Yams")]
         ),
         // Linux calls Swift cannot make: fork/exec for a threaded parent, epoll, eventfd, pipe2.
         .target(name: "CLinuxSupport"),
@@ -56,6 +70,16 @@ let package = Package(
         ),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
         .testTarget(name: "RunnerdConfigTests", dependencies: ["RunnerdConfig", "RunnerdTestSupport"]),
+        .testTarget(
+            name: "RunnerServiceLifecycleTests",
+            dependencies: [
+                "RunnerServiceLifecycle",
+                "Runner",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RunnerDaemonTests",
             dependencies: [

@@ -15,6 +15,10 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "Systemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "NotifierBench", dependencies: ["Systemd"]),
+        .executableTarget(
+            name: "LogQueueBench",
+            dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(name: "GroupRunnerBench", dependencies: ["Runner"]),
         .executableTarget(name: "TaskFloorBench"),
         .executableTarget(

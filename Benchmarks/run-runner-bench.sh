@@ -2,7 +2,8 @@
 # GroupRunner against swift-service-lifecycle's ServiceGroup and against bare Swift tasks,
 # side by side in one run: for each N, the implementations take turns, one fresh process per
 # measurement, so that machine noise hits them alike. Prints a Markdown table of medians with
-# min-max, and each one's ratio to GroupRunner (elastic) measured in the same run.
+# min-max, and each one's ratios to GroupRunner (elastic) and to the bare-task floor measured in
+# the same run (the targets are ratios to the floor).
 #
 # usage: Benchmarks/run-runner-bench.sh [runs=7] [sizes="1000 10000 100000"]
 # A measurement that takes longer than 60 s is stopped and reported as "did not finish".
@@ -39,20 +40,25 @@ for line in open(sys.argv[1]):
     impl, mode, n, secs, rss = line.split()
     key = ("ServiceGroup" if impl.startswith("ServiceGroup") else impl, "default" if mode == "timeout" else mode, int(n))
     rows.setdefault(key, []).append((None if secs == "DNF" else float(secs), int(rss)))
-print("| implementation | N | runs | wall time, median (min–max) | peak RSS, median | time ÷ GroupRunner | RSS ÷ GroupRunner |")
-print("|---|---|---|---|---|---|---|")
+print("| implementation | N | runs | wall time, median (min–max) | peak RSS, median | time ÷ GroupRunner | RSS ÷ GroupRunner | time ÷ floor | RSS ÷ floor |")
+print("|---|---|---|---|---|---|---|---|---|")
 for n in sorted({k[2] for k in rows}):
     base = rows.get(("GroupRunner", "elastic", n))
     base_t = statistics.median(t for t, _ in base) if base else None
     base_r = statistics.median(r for _, r in base) if base else None
+    floor = rows.get(("SwiftTasks", "floor", n))
+    floor_t = statistics.median(t for t, _ in floor) if floor else None
+    floor_r = statistics.median(r for _, r in floor) if floor else None
     for key in sorted((k for k in rows if k[2] == n), key=lambda k: (k[0] != "GroupRunner", k[1] != "elastic", k)):
         samples = rows[key]
         done = [t for t, _ in samples if t is not None]
         name = f"{key[0]} ({key[1]})"
         if len(done) < len(samples):
-            print(f"| {name} | {n:,} | {len(samples)} | did not finish within {sys.argv[2]} s ({len(samples) - len(done)} of {len(samples)}) | – | – | – |")
+            print(f"| {name} | {n:,} | {len(samples)} | did not finish within {sys.argv[2]} s ({len(samples) - len(done)} of {len(samples)}) | – | – | – | – | – |")
             continue
         t = statistics.median(done)
         r = statistics.median(r for _, r in samples)
-        print(f"| {name} | {n:,} | {len(samples)} | {t*1000:.1f} ms ({min(done)*1000:.1f}–{max(done)*1000:.1f}) | {r/1024:.1f} MiB | {t/base_t:.2f}× | {r/base_r:.2f}× |")
+        ratio = lambda value, base: f"{value/base:.2f}×" if base else "–"
+        print(f"| {name} | {n:,} | {len(samples)} | {t*1000:.1f} ms ({min(done)*1000:.1f}–{max(done)*1000:.1f}) | {r/1024:.1f} MiB"
+              f" | {ratio(t, base_t)} | {ratio(r, base_r)} | {ratio(t, floor_t)} | {ratio(r, floor_r)} |")
 PY

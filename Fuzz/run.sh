@@ -4,7 +4,7 @@
 # leaks checked. It starts from the seed corpus (Fuzz/corpus: real configs from examples/,
 # docs/config.md and the tests) and grows a working corpus in .build-fuzz/corpus, so that
 # Fuzz/corpus stays the seeds. Crashes land in .build-fuzz/crashes/; keep each as a regression
-# test in Tests/RunnerDaemonTests/Config/ConfigFuzzRegressionTests.swift once it is fixed.
+# test in Tests/RunnerdConfigTests/ConfigFuzzRegressionTests.swift once it is fixed.
 set -euo pipefail
 cd "$(dirname "$0")"
 runs=${1:-1000000}

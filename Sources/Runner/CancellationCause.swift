@@ -2,13 +2,15 @@
 ///
 /// A struct rather than an enum, so that causes can be added without breaking code that
 /// switches over them.
+///
+/// There is no cause for a cancelled Swift `Task`: cancelling the task that awaits `run`
+/// interrupts the runner, but never cancels the caller's token, which other work may share.
 public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
     private enum Kind: Hashable {
         case explicit
         case timeout(Duration)
         case parent
         case signal(Int32)
-        case taskCancelled
     }
 
     private let kind: Kind
@@ -17,8 +19,6 @@ public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
     public static let explicit = CancellationCause(kind: .explicit)
     /// The parent token was cancelled.
     public static let parent = CancellationCause(kind: .parent)
-    /// The Swift `Task` that was waiting on the work was cancelled.
-    public static let taskCancelled = CancellationCause(kind: .taskCancelled)
 
     /// The token's own timeout ran out.
     public static func timeout(_ duration: Duration) -> CancellationCause {
@@ -36,25 +36,14 @@ public struct CancellationCause: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// A short phrase for logs: `cancelled`, `timed out after 1.0 seconds`, `parent cancelled`,
+    /// or `received SIGTERM`.
     public var description: String {
         switch kind {
         case .explicit: "cancelled"
         case .timeout(let duration): "timed out after \(duration)"
         case .parent: "parent cancelled"
-        case .signal(let number): "received \(signalName(number))"
-        case .taskCancelled: "task cancelled"
+        case .signal(let number): "received \(UnixSignal(rawValue: number))"
         }
     }
-}
-
-/// The conventional name of a signal, such as `SIGTERM`, or `signal 42` for one without a name.
-public func signalName(_ number: Int32) -> String {
-    let names: [Int32: String] = [
-        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-        7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-        13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
-        20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
-        26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
-    ]
-    return names[number] ?? "signal \(number)"
 }

@@ -155,30 +155,61 @@ public final class CancellationToken: Sendable {
     ///
     /// From this call on, those signals no longer terminate the process: a handler records them
     /// (with `sigaction`, so it holds whichever thread the kernel picks), and a dedicated thread
-    /// cancels the token. A signal that arrives before anyone waits is not lost; the token simply
-    /// is cancelled already. The handlers stay installed for the life of the process.
+    /// hands them on. The token's handlers (every stopper of a runner or group run on it) run on
+    /// the library's elastic executor, never on that thread, so a slow stopper cannot hold back
+    /// a later signal. A signal that arrives before anyone waits is not lost; the token simply
+    /// is cancelled already.
+    ///
+    /// Call `stopSignals()` when the token is no longer needed, as Go's `stop()`: that puts back
+    /// what each signal did before. Without it, releasing the token ends the subscription, but
+    /// the signals stay caught for the rest of the process, and with no other subscriber they
+    /// are ignored: a later SIGTERM then neither stops nor kills the process.
     public static func signals(_ signals: [Int32]) -> CancellationToken {
         self.signals(signals, onRepeat: { _ in })
     }
 
     /// Like `signals(_:)`, and calls `onRepeat` for every one of those signals received after
-    /// the first, for example to force a stop on a second SIGTERM. `onRepeat` runs on the
-    /// library's signal thread and should return quickly.
+    /// the first, for example to force a stop on a second SIGTERM.
+    ///
+    /// `onRepeat` runs on the elastic executor, as soon as the signal arrives, whatever the
+    /// token's handlers are doing meanwhile; calls for signals close together may overlap.
+    /// A signal received after the token was cancelled some other way also counts as a repeat.
     public static func signals(
         _ signals: [Int32],
         onRepeat: @escaping @Sendable (Int32) -> Void
     ) -> CancellationToken {
         let token = CancellationToken()
+        // Decided on the signal thread, not from `isCancelled`: the cancellation itself happens
+        // later on another thread, and a second signal may arrive before it does.
+        let firstSignalSeen = FirstSignalFlag()
         let subscription = SignalSubscription(signals) { [weak token] number in
             guard let token else { return }
-            if token.isCancelled {
-                onRepeat(number)
-            } else {
-                token.cancel(cause: .signal(number))
+            let isFirst = !token.isCancelled && !firstSignalSeen.value.exchange(true, ordering: .acquiringAndReleasing)
+            ElasticExecutor.shared.execute {
+                if isFirst {
+                    token.cancel(cause: .signal(number))
+                } else {
+                    onRepeat(number)
+                }
             }
         }
         token.attach(Links(subscription: subscription))
         return token
+    }
+
+    /// Ends the signal subscription of a token made by `signals(_:)`, like the `stop` function
+    /// that Go's `signal.NotifyContext` returns, and cancels the token (cause `.explicit`) unless
+    /// it is cancelled already.
+    ///
+    /// Each of the token's signals that no other subscription in the process still receives
+    /// gets back the disposition it had before the first subscription to it: for SIGTERM and
+    /// SIGINT usually the default, which terminates the process. After this, those signals
+    /// neither cancel the token nor reach `onRepeat`. A second call does nothing; on a token not
+    /// made by `signals(_:)`, neither does the first.
+    public func stopSignals() {
+        guard let subscription = state.withLock({ $0.links?.subscription }) else { return }
+        subscription.cancel(restoringDisposition: true)
+        cancel()
     }
 
     private func startTimer(_ timeout: Duration, parent: (token: CancellationToken, key: UInt64)? = nil) {
@@ -200,4 +231,10 @@ public final class CancellationToken: Sendable {
         }
         if !attached { links.release() }
     }
+}
+
+/// Whether a signals token has seen its first signal; a class, because an `Atomic` cannot be
+/// captured by the escaping subscription handler itself.
+private final class FirstSignalFlag: Sendable {
+    let value = Atomic(false)
 }

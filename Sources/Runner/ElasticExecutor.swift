@@ -17,13 +17,13 @@ import Synchronization
 /// Runner tasks run here by default, so a task that calls `usleep`, a blocking `read` or a
 /// synchronous C server loop never starves Swift's cooperative pool, nor the other runners.
 ///
-/// (SPI: the runnerd daemon makes it Swift's default executor, so that the daemon's `async` code
+/// (Package access: the runnerd daemon makes it Swift's default executor, so that the daemon's `async` code
 /// never starts libdispatch's thread pool, whose monitor would wake the process every second.)
-@_spi(RunnerdInternals) public final class ElasticExecutor: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
+package final class ElasticExecutor: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
     // @unchecked: every stored var below is read and written only while `mutex` is held.
 
     /// The process-wide executor behind `TaskPlacement.elastic`.
-    public static let shared = ElasticExecutor(coreWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    package static let shared = ElasticExecutor(coreWorkers: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
 
     /// How long a worker must stay in one job, while others wait, before it counts as blocked.
     static let blockedThreshold: UInt64 = 10_000_000
@@ -76,7 +76,7 @@ import Synchronization
     }
 
     /// Runs `job` on a worker thread, in the order enqueued; never blocks.
-    public func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         mutex.lock()
         queue.append(job)
@@ -95,7 +95,7 @@ import Synchronization
 
     /// Enqueues `job` once `delay` has passed, from the library's timer thread (`Task.sleep`, when
     /// this is the process's default executor; see `runOnTimerThread` for the clocks it takes).
-    public func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
+    package func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {
         let job = UnownedJob(job)
         runOnTimerThread(after: delay) { [self] in enqueue(ExecutorJob(job)) }
     }

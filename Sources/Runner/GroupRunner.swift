@@ -3,14 +3,22 @@ import Synchronization
 /// Runs several runners together: either all of them run, or none does.
 ///
 /// When any task finishes, for any reason, or the token is cancelled, or `interrupt()` is
-/// called, every runner that has not finished is interrupted: the stoppers are called one after
-/// another on the interrupting thread, so they should return quickly. Then the group's interrupt
-/// timeout starts. Runners still outstanding when it runs out get a `TimeoutError` with
-/// `scope == .group` that names them, and the group is done. Each runner's own interrupt
-/// duration still applies inside the group; keep it shorter than the group's to learn which
-/// runner hung from its own timeout.
+/// called, every runner that has not finished is interrupted:
 ///
-/// A group yields exactly one result per runner, in the order the results arrive.
+/// - The stoppers are called one after another, in the order the runners were added, on the
+///   interrupting thread: the one that cancelled the token or called `interrupt()`, or whose
+///   task finished. (A token from `CancellationToken.signals` cancels on the elastic executor.)
+///   Each stopper runs only after the previous one has returned, as in Go, so stoppers should
+///   return quickly.
+/// - Each runner's own interrupt timeout starts just before its stopper is called. A slow
+///   stopper therefore delays the stoppers after it, but never shortens or stretches anyone's
+///   limit: a runner's `TimeoutError` always comes its own duration after its stopper was called.
+/// - The group's interrupt timeout starts once the last stopper has returned. Runners still
+///   outstanding when it runs out get a `TimeoutError` with `scope == .group` that names them,
+///   and the group is done.
+///
+/// Keep each runner's duration shorter than the group's, to learn which runner hung from its
+/// own timeout. A group yields exactly one result per runner, in the order the results arrive.
 public final class GroupRunner: Sendable {
     /// The interrupt duration of groups created without one: 15 seconds unless changed.
     /// Reading and writing it is thread-safe; a change affects groups created afterwards.
@@ -37,6 +45,7 @@ public final class GroupRunner: Sendable {
     fileprivate enum Sink {
         case collect(UnsafeContinuation<[RunResult], Never>)
         case each(@Sendable (RunResult) -> Void)
+        case stream(AsyncStream<RunResult>.Continuation)
     }
 
     fileprivate struct State {
@@ -49,6 +58,7 @@ public final class GroupRunner: Sendable {
         var results: [RunResult] = []
         var sink: Sink?
         var timers: [TimerQueue.Handle] = []
+        var deadlines: [InterruptDeadlines] = []
     }
 
     /// Creates an empty group.
@@ -89,6 +99,31 @@ public final class GroupRunner: Sendable {
             interrupt()
         }
         if let key { token.removeHandler(key) }
+        return results
+    }
+
+    /// Starts every runner, like `run(_:)`, and returns their results as an asynchronous
+    /// sequence: one per runner, in the order they arrive, and then the sequence finishes. No
+    /// counting is needed; `for await` ends after the last result.
+    ///
+    /// Cancelling `token` interrupts the group. So does cancelling the task that iterates the
+    /// sequence, or dropping the sequence before its end: nobody is waiting for the results
+    /// any more. The results are buffered, so a slow consumer holds back no runner.
+    ///
+    /// - Throws: like `run(_:)`; no runner has started when it throws.
+    public func runResults(_ token: CancellationToken) throws(RunnerError) -> AsyncStream<RunResult> {
+        let runners = try start()
+        let (results, continuation) = AsyncStream.makeStream(of: RunResult.self, bufferingPolicy: .unbounded)
+        if runners.isEmpty {
+            continuation.finish()
+            return results
+        }
+        let key = token.addHandler { [self] in interrupt() }
+        continuation.onTermination = { [self] termination in
+            if let key { token.removeHandler(key) }
+            if case .cancelled = termination { interrupt() }
+        }
+        launch(runners, into: .stream(continuation))
         return results
     }
 
@@ -167,7 +202,7 @@ public final class GroupRunner: Sendable {
             state.results.reserveCapacity(runners.count)
         }
         for (index, runner) in runners.enumerated() {
-            runner.launch { [self] result in arrived(result, from: index) }
+            runner.launch(into: .group(self, index: index))
         }
         let interruptNow = state.withLock { state -> Bool in
             guard state.phase == .starting else { return false }
@@ -177,7 +212,8 @@ public final class GroupRunner: Sendable {
         if interruptNow { interruptRunners() }
     }
 
-    private func arrived(_ result: RunResult, from index: Int) {
+    /// The result of the runner at `index`, from that runner.
+    func arrived(_ result: RunResult, from index: Int) {
         let (interruptOthers, delivery, completion) = state.withLock { state -> (Bool, Delivery?, Completion?) in
             guard state.phase != .finished && !state.delivered[index] else { return (false, nil, nil) }
             state.delivered[index] = true
@@ -202,21 +238,34 @@ public final class GroupRunner: Sendable {
 
     private func interruptRunners() {
         let runners = state.withLock { $0.runners }
-        // Runners waiting for their own interrupt duration, grouped by it, so that the whole
-        // group needs one timer per distinct duration rather than one per runner. The timers start
-        // after the last stopper returned, so no runner ever gets less than its full duration.
-        var expiring: [Duration: [Runner]] = [:]
-        for runner in runners where runner.interruptForGroup() {
-            expiring[runner.interruptDuration, default: []].append(runner)
+        // One timer per distinct interrupt duration rather than one per runner; see
+        // `InterruptDeadlines`. Each runner's timeout starts right before its own stopper.
+        var deadlines: [Duration: InterruptDeadlines] = [:]
+        for runner in runners {
+            runner.interruptForGroup { runner in
+                if let shared = deadlines[runner.interruptDuration] {
+                    shared.start(runner)
+                } else if let fresh = registerDeadlines(runner.interruptDuration) {
+                    deadlines[runner.interruptDuration] = fresh
+                    fresh.start(runner)
+                }
+            }
         }
+        // As in Go, the group's own timeout starts once every stopper has returned.
         state.withLock { state in
             guard state.phase == .interrupting else { return }
             state.timers.append(TimerQueue.shared.schedule(after: interruptDuration) { [self] in groupTimedOut() })
-            for (duration, runners) in expiring {
-                state.timers.append(TimerQueue.shared.schedule(after: duration) {
-                    for runner in runners { runner.expireInterrupt() }
-                })
-            }
+        }
+    }
+
+    /// New deadlines for one duration, cancelled with the group's timers; nil once the group has
+    /// every result, when no timeout is needed any more.
+    private func registerDeadlines(_ duration: Duration) -> InterruptDeadlines? {
+        state.withLock { state in
+            guard state.phase == .interrupting else { return nil }
+            let deadlines = InterruptDeadlines(duration: duration)
+            state.deadlines.append(deadlines)
+            return deadlines
         }
     }
 
@@ -250,18 +299,22 @@ private struct Delivery {
 
 /// What is left to do, outside the lock, once a group has every result.
 private struct Completion {
-    let continuation: UnsafeContinuation<[RunResult], Never>?
-    let results: [RunResult]
+    var continuation: UnsafeContinuation<[RunResult], Never>? = nil
+    var results: [RunResult] = []
+    var stream: AsyncStream<RunResult>.Continuation? = nil
     let timers: [TimerQueue.Handle]
+    let deadlines: [InterruptDeadlines]
 
     func complete() {
         for timer in timers { TimerQueue.shared.cancel(timer) }
+        for deadlines in deadlines { deadlines.cancel() }
         continuation?.resume(returning: results)
+        stream?.finish()
     }
 }
 
 extension GroupRunner.State {
-    /// Keeps `result` for `run`, or returns it for `runAsync`'s callback.
+    /// Keeps `result` for `run`, or returns it for `runAsync`'s callback or `runResults`' stream.
     fileprivate mutating func record(_ result: RunResult) -> Delivery? {
         switch sink {
         case .collect:
@@ -269,6 +322,8 @@ extension GroupRunner.State {
             return nil
         case .each(let onResult):
             return Delivery(onResult: onResult, result: result)
+        case .stream(let continuation):
+            return Delivery(onResult: { continuation.yield($0) }, result: result)
         case nil:
             preconditionFailure("a result arrived before the group had a sink")
         }
@@ -278,13 +333,18 @@ extension GroupRunner.State {
         phase = .finished
         defer {
             timers = []
+            deadlines = []
             results = []
             sink = nil
         }
-        if case .collect(let continuation) = sink {
-            return Completion(continuation: continuation, results: results, timers: timers)
+        switch sink {
+        case .collect(let continuation):
+            return Completion(continuation: continuation, results: results, timers: timers, deadlines: deadlines)
+        case .stream(let stream):
+            return Completion(stream: stream, timers: timers, deadlines: deadlines)
+        case .each, nil:
+            return Completion(timers: timers, deadlines: deadlines)
         }
-        return Completion(continuation: nil, results: [], timers: timers)
     }
 }
 

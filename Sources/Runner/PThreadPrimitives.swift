@@ -10,11 +10,11 @@ import Musl
 ///
 /// It is `@unchecked Sendable` because the pthread object lives at a fixed heap address for the
 /// lifetime of this object, and pthread mutexes are made to be shared between threads.
-/// (SPI: runnerd's main-thread executor sleeps on these too.)
-@_spi(RunnerdInternals) public final class PThreadMutex: @unchecked Sendable {
+/// (Package access: runnerd's main-thread executor sleeps on these too.)
+package final class PThreadMutex: @unchecked Sendable {
     fileprivate let raw: UnsafeMutablePointer<pthread_mutex_t>
 
-    public init() {
+    package init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: pthread_mutex_t())
         precondition(pthread_mutex_init(raw, nil) == 0, "pthread_mutex_init failed")
@@ -25,17 +25,17 @@ import Musl
         raw.deallocate()
     }
 
-    public func lock() { pthread_mutex_lock(raw) }
-    public func unlock() { pthread_mutex_unlock(raw) }
+    package func lock() { pthread_mutex_lock(raw) }
+    package func unlock() { pthread_mutex_unlock(raw) }
 }
 
 /// A condition variable on `CLOCK_MONOTONIC`, so that timed waits are immune to wall-clock jumps.
 ///
 /// `@unchecked Sendable` for the same reason as `PThreadMutex`: a fixed address, made for sharing.
-@_spi(RunnerdInternals) public final class PThreadCondition: @unchecked Sendable {
+package final class PThreadCondition: @unchecked Sendable {
     private let raw: UnsafeMutablePointer<pthread_cond_t>
 
-    public init() {
+    package init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: pthread_cond_t())
         var attributes = pthread_condattr_t()
@@ -51,14 +51,14 @@ import Musl
     }
 
     /// Sleeps until signalled. The caller holds `mutex`; it holds it again on return.
-    public func wait(_ mutex: PThreadMutex) {
+    package func wait(_ mutex: PThreadMutex) {
         pthread_cond_wait(raw, mutex.raw)
     }
 
     /// Sleeps until signalled or until `deadline` (monotonic nanoseconds) has passed.
     /// Returns false when the deadline passed. The caller holds `mutex` and holds it again on return.
     @discardableResult
-    public func wait(_ mutex: PThreadMutex, until deadline: UInt64) -> Bool {
+    package func wait(_ mutex: PThreadMutex, until deadline: UInt64) -> Bool {
         var time = timespec(
             tv_sec: Int(deadline / 1_000_000_000),
             tv_nsec: Int(deadline % 1_000_000_000)
@@ -66,13 +66,13 @@ import Musl
         return pthread_cond_timedwait(raw, mutex.raw, &time) != ETIMEDOUT
     }
 
-    public func signal() { pthread_cond_signal(raw) }
-    public func broadcast() { pthread_cond_broadcast(raw) }
+    package func signal() { pthread_cond_signal(raw) }
+    package func broadcast() { pthread_cond_broadcast(raw) }
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock every deadline in this library is measured on.
-/// (SPI: runnerd's event loop shares it; not part of the library's API.)
-@_spi(RunnerdInternals) public func monotonicNanoseconds() -> UInt64 {
+/// (Package access: runnerd's event loop shares it; not part of the library's API.)
+package func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
@@ -81,7 +81,7 @@ import Musl
 extension Duration {
     /// The duration in whole nanoseconds, with negative durations as zero and huge ones capped,
     /// so that deadline arithmetic can never trap.
-    @_spi(RunnerdInternals) public var clampedNanoseconds: UInt64 {
+    package var clampedNanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
         if seconds >= 100 * 365 * 24 * 3600 { return 100 * 365 * 24 * 3600 * 1_000_000_000 }
@@ -90,8 +90,8 @@ extension Duration {
 }
 
 /// Starts a detached OS thread that runs `body`. The name shows in `top -H` and in `/proc`;
-/// Linux keeps at most 15 bytes of it. (SPI: runnerd's own threads start here too.)
-@_spi(RunnerdInternals) public func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
+/// Linux keeps at most 15 bytes of it. (Package access: runnerd's own threads start here too.)
+package func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Box: Sendable {
         let name: String
         let body: @Sendable () -> Void

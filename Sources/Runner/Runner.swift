@@ -48,7 +48,23 @@ public final class Runner: Sendable {
         /// `interrupt()` (or a group interrupt) has happened; before launch it is pending.
         var interrupted = false
         var taskFinished = false
-        var deliver: (@Sendable (RunResult) -> Void)?
+        var destination: ResultDestination?
+        /// What only a runner interrupted on its own, or waited for, needs; nil until then.
+        var extras: Extras?
+
+        mutating func makeExtras() -> Extras {
+            if let extras { return extras }
+            let made = Extras()
+            extras = made
+            return made
+        }
+    }
+
+    /// Kept out of line, so that a group's runners, which need neither part, fit a smaller
+    /// allocation: about 0.3 MiB less for 10,000 runners (guarded by "GroupRunner: starting and
+    /// stopping N runners" in BENCHMARKS.md). Read and written only under the runner's lock.
+    private final class Extras {
+        /// The runner's own interrupt timer; a group keeps its members' timers itself.
         var timer: TimerQueue.Handle?
         var finishWaiters = RegistrationList<UnsafeContinuation<Void, Never>>()
     }
@@ -83,6 +99,35 @@ public final class Runner: Sendable {
         self.placement = placement
         self.task = task
         self.stopper = stopper
+    }
+
+    /// Creates a runner whose stopper is `async`, as the graceful shutdown of most Swift
+    /// services is.
+    ///
+    /// When the runner is interrupted, its interrupt timeout starts first, then `stopper` starts
+    /// on the elastic executor, and the interrupting thread goes on at once without waiting for
+    /// it (in a group, to the next runner's stopper). So the stopper's own time counts toward the
+    /// runner's interrupt duration: a stopper that is still running when that duration has
+    /// passed leaves a `TimeoutError` as the result. Like a synchronous stopper, it is called at
+    /// most once, and never after the task has finished by itself; it is not cancelled when
+    /// the timeout runs out.
+    ///
+    /// - Parameters:
+    ///   - id: The name that the result and any timeout carry. Within a group it must be unique.
+    ///   - interruptDuration: How long to wait, from the interruption, for the task to return.
+    ///   - placement: Where the task executes; see `TaskPlacement`.
+    ///   - task: The long-running work. What it throws becomes the result's error.
+    ///   - stopper: Asks the task to finish, and may wait for the shutdown it starts.
+    public convenience init(
+        id: String,
+        interruptDuration: Duration = Runner.defaultInterruptDuration,
+        placement: TaskPlacement = .elastic,
+        task: @escaping @Sendable () async throws -> Void,
+        stopper: @escaping @Sendable () async -> Void
+    ) {
+        self.init(id: id, interruptDuration: interruptDuration, placement: placement, task: task, stopper: {
+            TaskPlacement.elastic.start { await stopper() }
+        })
     }
 
     /// Starts the task and suspends until its result: what the task threw (nil if it returned),
@@ -139,17 +184,17 @@ public final class Runner: Sendable {
     /// `Task` is cancelled; check `isFinished` when that difference matters.
     public func waitUntilFinished() async {
         let key = state.withLock { state -> UInt64? in
-            state.taskFinished ? nil : state.finishWaiters.reserveKey()
+            state.taskFinished ? nil : state.makeExtras().finishWaiters.reserveKey()
         }
         guard let key else { return }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                if !state.withLock({ $0.finishWaiters.fill(key, with: continuation) }) {
+                if !state.withLock({ $0.makeExtras().finishWaiters.fill(key, with: continuation) }) {
                     continuation.resume()
                 }
             }
         } onCancel: {
-            state.withLock { $0.finishWaiters.remove(key) }?.resume()
+            state.withLock { $0.extras?.finishWaiters.remove(key) }?.resume()
         }
     }
 
@@ -172,47 +217,73 @@ public final class Runner: Sendable {
         }
     }
 
+    /// Where a run's one result goes.
+    enum ResultDestination {
+        case callback(@Sendable (RunResult) -> Void)
+        /// A group member reports straight to its group. A closure capturing the group and the
+        /// index would cost an allocation per runner, about 0.4 MiB for 10,000 runners (guarded
+        /// by "GroupRunner: starting and stopping N runners" in BENCHMARKS.md).
+        case group(GroupRunner, index: Int)
+
+        func send(_ result: RunResult) {
+            switch self {
+            case .callback(let deliver): deliver(result)
+            case .group(let group, let index): group.arrived(result, from: index)
+            }
+        }
+    }
+
     /// Starts the claimed task; `deliver` receives the one result.
     func launch(deliver: @escaping @Sendable (RunResult) -> Void) {
+        launch(into: .callback(deliver))
+    }
+
+    /// Starts the claimed task; `destination` receives the one result.
+    func launch(into destination: ResultDestination) {
         let pendingInterrupt = state.withLock { state -> Bool in
             precondition(state.phase == .claimed, "launch without a claim")
             state.phase = .running
-            state.deliver = deliver
+            state.destination = destination
             return state.interrupted
         }
-        placement.start { [self] in
-            do {
-                try await task()
-                taskReturned(nil)
-            } catch {
-                taskReturned(error)
-            }
-        }
+        placement.start(self)
         if pendingInterrupt { interruptNow() }
     }
 
-    /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timeout to the
-    /// group, which keeps one timer for all its runners instead of one each. Returns whether the
-    /// runner now waits for `expireInterrupt()`; false if it was interrupted or done already.
-    func interruptForGroup() -> Bool {
+    /// The body of the Swift task that `launch` starts: runs the task, then reports how it ended.
+    func runTask() async {
+        do {
+            try await task()
+            taskReturned(nil)
+        } catch {
+            taskReturned(error)
+        }
+    }
+
+    /// A group's interrupt: calls the stopper like `interrupt()`, but leaves the timer to the
+    /// group, which shares one timer among its runners of the same duration. `startTimeout` runs
+    /// just before the stopper, so the runner's own timeout starts when its stopper is called.
+    /// Does nothing if the runner was interrupted or done already.
+    func interruptForGroup(startTimeout: (Runner) -> Void) {
         let act = state.withLock { state -> Bool in
             guard !state.interrupted else { return false }
             state.interrupted = true
             return state.phase == .running && !state.taskFinished
         }
-        if act { stopper() }
-        return act
+        guard act else { return }
+        startTimeout(self)
+        stopper()
     }
 
     /// The interrupt duration has passed: deliver a timeout unless a result went out already.
     func expireInterrupt() {
-        let deliver = state.withLock { state -> (@Sendable (RunResult) -> Void)? in
+        let destination = state.withLock { state -> ResultDestination? in
             guard state.phase == .running else { return nil }
             state.phase = .delivered
-            defer { state.deliver = nil }
-            return state.deliver
+            defer { state.destination = nil }
+            return state.destination
         }
-        deliver?(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
+        destination?.send(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
     }
 
     // MARK: - Private
@@ -221,7 +292,7 @@ public final class Runner: Sendable {
         let timer = TimerQueue.shared.schedule(after: interruptDuration) { [self] in expireInterrupt() }
         let keep = state.withLock { state -> Bool in
             guard state.phase == .running && !state.taskFinished else { return false }
-            state.timer = timer
+            state.makeExtras().timer = timer
             return true
         }
         guard keep else {
@@ -232,17 +303,18 @@ public final class Runner: Sendable {
     }
 
     private func taskReturned(_ error: (any Error)?) {
-        let (waiters, timer, deliver) = state.withLock { state in
+        let (waiters, timer, destination) = state.withLock { state in
             state.taskFinished = true
-            let deliver = state.phase == .running ? state.deliver : nil
+            let destination = state.phase == .running ? state.destination : nil
             if state.phase == .running { state.phase = .delivered }
-            state.deliver = nil
-            defer { state.timer = nil }
-            return (state.finishWaiters.removeAll(), state.timer, deliver)
+            state.destination = nil
+            let extras = state.extras
+            defer { extras?.timer = nil }
+            return (extras?.finishWaiters.removeAll() ?? [], extras?.timer, destination)
         }
         if let timer { TimerQueue.shared.cancel(timer) }
         for waiter in waiters { waiter.resume() }
-        deliver?(RunResult(runnerID: id, error: error))
+        destination?.send(RunResult(runnerID: id, error: error))
     }
 }
 

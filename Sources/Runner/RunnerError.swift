@@ -9,6 +9,7 @@ public enum RunnerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The group has already started: it accepts no more runners and cannot run again.
     case groupAlreadyStarted
 
+    /// What went wrong and what to do instead, in one sentence.
     public var description: String {
         switch self {
         case .alreadyStarted(let id):

@@ -9,28 +9,34 @@ import Synchronization
 /// every one of them the process receives until the subscription is cancelled or released.
 ///
 /// The first subscription to a signal installs a `sigaction` handler for it, so from then on
-/// that signal no longer has its default effect (terminating the process, for SIGTERM). The
+/// that signal no longer has its default effect (terminating the process, for SIGTERM), until
+/// the last subscription to it ends with `cancel(restoringDisposition: true)`. The
 /// handler only writes the signal number to a pipe, which is async-signal-safe; a dedicated
 /// thread reads the pipe and calls the subscribers. This works whatever the signal masks of the
 /// process's other threads are, and children do not inherit it: `exec` resets caught signals.
-public final class SignalSubscription: Sendable {
+package final class SignalSubscription: Sendable {
     private let signals: [Int32]
     private let key: UInt64
 
     /// Subscribes `handler` to `signals`. It should return quickly: it runs on the one thread
     /// that serves every signal subscription in the process.
-    public init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+    package init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
         self.signals = signals
         self.key = SignalCenter.shared.subscribe(signals, handler)
     }
 
     deinit {
-        SignalCenter.shared.unsubscribe(key, from: signals)
+        SignalCenter.shared.unsubscribe(key, from: signals, restoringDisposition: false)
     }
 
-    /// Ends the subscription. The signals stay caught; with no subscriber they are ignored.
-    public func cancel() {
-        SignalCenter.shared.unsubscribe(key, from: signals)
+    /// Ends the subscription. Calling it again does nothing.
+    ///
+    /// - Parameter restoringDisposition: When true, each of the signals that no other
+    ///   subscription receives any more gets back the disposition it had before the first
+    ///   subscription to it. When false (and when the subscription is simply released), the
+    ///   signals stay caught, and with no subscriber they are ignored.
+    package func cancel(restoringDisposition: Bool = false) {
+        SignalCenter.shared.unsubscribe(key, from: signals, restoringDisposition: restoringDisposition)
     }
 }
 
@@ -43,7 +49,8 @@ private final class SignalCenter: Sendable {
     static let shared = SignalCenter()
 
     private struct State {
-        var installed: Set<Int32> = []
+        /// The disposition each caught signal had before the first subscription to it.
+        var previous: [Int32: sigaction] = [:]
         var nextKey: UInt64 = 0
         var subscribers: [Int32: [(key: UInt64, handler: @Sendable (Int32) -> Void)]] = [:]
     }
@@ -70,21 +77,26 @@ private final class SignalCenter: Sendable {
             state.nextKey += 1
             for number in Set(signals) {
                 state.subscribers[number, default: []].append((key, handler))
-                if state.installed.insert(number).inserted {
-                    SignalCenter.install(number)
+                if state.previous[number] == nil {
+                    state.previous[number] = SignalCenter.install(number)
                 }
             }
             return key
         }
     }
 
-    func unsubscribe(_ key: UInt64, from signals: [Int32]) {
+    func unsubscribe(_ key: UInt64, from signals: [Int32], restoringDisposition: Bool) {
         let removed = state.withLock { state in
             var removed: [@Sendable (Int32) -> Void] = []
             for number in Set(signals) {
                 guard let subscribers = state.subscribers[number] else { continue }
                 removed += subscribers.filter { $0.key == key }.map(\.handler)
-                state.subscribers[number] = subscribers.filter { $0.key != key }
+                let remaining = subscribers.filter { $0.key != key }
+                state.subscribers[number] = remaining.isEmpty ? nil : remaining
+                // Under the lock, so that a subscription starting meanwhile installs afresh.
+                if remaining.isEmpty && restoringDisposition, var previous = state.previous.removeValue(forKey: number) {
+                    precondition(sigaction(number, &previous, nil) == 0, "sigaction(\(number)) failed: errno \(errno)")
+                }
             }
             return removed
         }
@@ -93,7 +105,8 @@ private final class SignalCenter: Sendable {
         _ = consume removed
     }
 
-    private static func install(_ number: Int32) {
+    /// Catches `number` and returns what it did until now.
+    private static func install(_ number: Int32) -> sigaction {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { number in
             let savedErrno = errno
@@ -103,7 +116,9 @@ private final class SignalCenter: Sendable {
         }
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
-        precondition(sigaction(number, &action, nil) == 0, "sigaction(\(number)) failed: errno \(errno)")
+        var previous = sigaction()
+        precondition(sigaction(number, &action, &previous) == 0, "sigaction(\(number)) failed: errno \(errno)")
+        return previous
     }
 
     private static func dispatch(readEnd: Int32) {

@@ -35,7 +35,12 @@ final class TimerQueue: @unchecked Sendable {
 
     /// Runs `action` on the timer thread once `delay` has passed, unless it is cancelled first.
     func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> Handle {
-        let deadline = monotonicNanoseconds() &+ delay.clampedNanoseconds
+        schedule(at: monotonicNanoseconds() &+ delay.clampedNanoseconds, action)
+    }
+
+    /// Runs `action` on the timer thread once `deadline` (monotonic nanoseconds, as
+    /// `monotonicNanoseconds()` reads them) has passed, unless it is cancelled first.
+    func schedule(at deadline: UInt64, _ action: @escaping @Sendable () -> Void) -> Handle {
         mutex.lock()
         defer { mutex.unlock() }
         let id = nextID
@@ -134,13 +139,13 @@ final class TimerQueue: @unchecked Sendable {
 }
 
 /// Runs `action` on the library's timer thread once `delay` has passed. `action` must be short and
-/// must not block, like every timer action. (SPI: runnerd's executors schedule delayed jobs here.)
+/// must not block, like every timer action. (Package access: runnerd's executors schedule delayed jobs here.)
 ///
 /// `delay` is a clock's duration, as an executor's `enqueue(_:after:tolerance:clock:)` receives
 /// it. `Task.sleep` schedules on the continuous and the suspending clock, both measured in
 /// `Duration`; a clock measured otherwise sleeps by its own means and never reaches an
 /// executor, so any other duration type is a programming error and traps.
-@_spi(RunnerdInternals) public func runOnTimerThread<D: DurationProtocol>(after delay: D, _ action: @escaping @Sendable () -> Void) {
+package func runOnTimerThread<D: DurationProtocol>(after delay: D, _ action: @escaping @Sendable () -> Void) {
     guard let delay = delay as? Duration else {
         preconditionFailure("timers run only on clocks measured in Duration, not \(D.self)")
     }

@@ -2,7 +2,7 @@ import CLinuxSupport
 import Glibc
 public import Logging
 import Runner
-public import Systemd
+import Systemd
 public import RunnerdConfig
 
 /// The runnerd daemon: it runs every configured group under supervision, tells systemd what it
@@ -31,7 +31,6 @@ public final class Daemon: Sendable {
     private let configPath: String
     private let initialConfig: DaemonConfig
     private let logger: Logger
-    private let notifier: Notifier
     private let logTarget: LogWriter.Target
     private let stopTimeout: Duration?
 
@@ -41,7 +40,6 @@ public final class Daemon: Sendable {
     ///   - configPath: Where SIGHUP re-reads the config from.
     ///   - config: The config loaded from `configPath` at start.
     ///   - logger: The daemon's own log.
-    ///   - notifier: Where `READY=1`, `STATUS=` and the rest go (systemd's `NOTIFY_SOCKET`).
     ///   - serviceOutputToJournal: Whether services' output goes to journald as native entries
     ///     (when the daemon's stderr is a journal stream) rather than to stdout with
     ///     `group/service | ` prefixes.
@@ -49,13 +47,12 @@ public final class Daemon: Sendable {
     ///     while still within the services' own limits, asks systemd for more time. Without it,
     ///     the daemon asks for 30 more seconds before every 30 seconds of stopping.
     public init(
-        configPath: String, config: DaemonConfig, logger: Logger, notifier: Notifier = Notifier(),
+        configPath: String, config: DaemonConfig, logger: Logger,
         serviceOutputToJournal: Bool, stopTimeout: Duration? = nil
     ) {
         self.configPath = configPath
         self.initialConfig = config
         self.logger = logger
-        self.notifier = notifier
         self.logTarget = serviceOutputToJournal ? .journal : .terminal(fd: 1)
         self.stopTimeout = stopTimeout
     }
@@ -90,7 +87,8 @@ public final class Daemon: Sendable {
             baseEnvironment: ChildEnvironment(ProcessEnvironment.forChildren().entries),
             events: ProcessService.Events()
         )
-        let notifier = self.notifier
+        // READY=1, STATUS= and the rest go to systemd's NOTIFY_SOCKET without ever waiting for it.
+        let outbox = NotifyOutbox(environment: environment, loop: loop, logger: logger)
         let configPath = self.configPath
         let supervisor = Supervisor(
             config: initialConfig, stopTimeout: stopTimeout, loop: loop, logger: logger,
@@ -103,19 +101,13 @@ public final class Daemon: Sendable {
                 loadConfig: {
                     Result { () throws(ConfigErrors) -> DaemonConfig in try ConfigLoader.load(path: configPath) }
                 },
-                notify: { states in
-                    do {
-                        _ = try notifier.send(states)
-                    } catch {
-                        logger.warning("cannot notify the service manager: \(error)")
-                    }
-                },
+                notify: { states in outbox.post(states) },
                 tagsLogLines: logTarget.isJournal
             )
         )
 
         let signals = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
-            supervisor.post(.stopRequested(reason: "received \(signalName(signal))"))
+            supervisor.post(.stopRequested(reason: "received \(UnixSignal(rawValue: signal))"))
         }
         signals.onCancel {
             supervisor.post(.stopRequested(reason: signals.cause.map { "\($0)" } ?? "stop requested"))
@@ -127,6 +119,9 @@ public final class Daemon: Sendable {
         }
         hangUp.cancel()
         watchdog?.cancel()
+        // The last messages (STOPPING=1, the final status) go out before the exit, if systemd
+        // takes them within a second.
+        _ = await outbox.flush(timeout: .seconds(1))
         killOrphans()
         return code
     }

@@ -76,18 +76,33 @@ public enum Journal {
     /// ``LogDestination/resolved()``); every logger then gets the same kind of handler:
     /// ``JournalLogHandler``, ``PriorityPrefixLogHandler`` or ``TerminalLogHandler``.
     ///
+    /// Without a `queue`, each log call writes on the caller's thread and blocks while the
+    /// destination does not take the line (journald stopped or busy, a standard error nobody
+    /// reads). With one, each handler is a ``QueuedLogHandler`` around that handler: a log call
+    /// only queues the event and never waits for the destination; at most the queue's capacity of
+    /// lines wait, later ones are dropped and counted, and the count is logged once the
+    /// destination reads again. Call ``LogQueue/flush(timeout:)`` before the process exits, or
+    /// the last lines may be lost.
+    ///
+    /// ```swift
+    /// let logQueue = LogQueue(destination: .automatic)
+    /// LoggingSystem.bootstrap(Journal.handlerFactory(identifier: "myserver", queue: logQueue))
+    /// ```
+    ///
     /// - Parameters:
     ///   - identifier: the `SYSLOG_IDENTIFIER` of native journal entries.
     ///   - destination: where to write; by default, what suits the way this process was started.
     ///   - logLevel: the initial level of each handler.
+    ///   - queue: the queue that decouples log calls from the destination; none by default.
     public static func handlerFactory(
         identifier: String = Journal.defaultIdentifier,
         destination: LogDestination = .automatic,
-        logLevel: Logger.Level = .info
+        logLevel: Logger.Level = .info,
+        queue: LogQueue? = nil
     ) -> @Sendable (String) -> any LogHandler {
         let resolved = destination.resolved()
         return { label in
-            switch resolved.kind {
+            let handler: any LogHandler = switch resolved.kind {
             case .journal:
                 JournalLogHandler(label: label, identifier: identifier, logLevel: logLevel)
             case .priorityPrefixedStandardError:
@@ -95,6 +110,8 @@ public enum Journal {
             case .automatic, .terminal:
                 TerminalLogHandler(label: label, logLevel: logLevel)
             }
+            guard let queue else { return handler }
+            return QueuedLogHandler(wrapping: handler, queue: queue)
         }
     }
 }

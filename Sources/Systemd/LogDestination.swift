@@ -1,4 +1,4 @@
-/// Where ``Journal/handlerFactory(identifier:destination:logLevel:)`` sends log entries.
+/// Where ``Journal/handlerFactory(identifier:destination:logLevel:queue:)`` sends log entries.
 public struct LogDestination: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Sendable, Hashable {
         case automatic

@@ -130,6 +130,28 @@ public struct NotifyState: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The name of the notify field this state sets, as in the datagram: `READY`, `RELOADING`,
+    /// `STOPPING`, `STATUS`, `ERRNO`, `BUSERROR`, `MAINPID`, `WATCHDOG` (for both ``watchdog``
+    /// and ``watchdogTrigger``), `WATCHDOG_USEC`, `EXTEND_TIMEOUT_USEC`, or a custom field's name.
+    ///
+    /// For a sender that treats fields differently, for example one that keeps only the latest
+    /// `STATUS` while the manager is not reading, without parsing datagrams itself.
+    public var field: String {
+        switch kind {
+        case .ready: "READY"
+        case .reloading: "RELOADING"
+        case .stopping: "STOPPING"
+        case .status: "STATUS"
+        case .errno: "ERRNO"
+        case .busError: "BUSERROR"
+        case .mainPID: "MAINPID"
+        case .watchdog, .watchdogTrigger: "WATCHDOG"
+        case .watchdogTimeout: "WATCHDOG_USEC"
+        case .extendTimeout: "EXTEND_TIMEOUT_USEC"
+        case .custom(let name, _): name
+        }
+    }
+
     /// Appends this state's `NAME=value` line(s), without a trailing newline.
     func encode(into message: inout String) throws(NotifyError) {
         switch kind {

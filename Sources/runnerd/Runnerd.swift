@@ -44,14 +44,20 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The unit's TimeoutStopSec (e.g. 90s), so that a long stop can ask systemd for more time in good time.", valueName: "duration"))
     var stopTimeout: String?
 
+    @Option(help: ArgumentHelp("How many of runnerd's own log lines may wait for a stalled journald or standard error; later ones are dropped and counted.", valueName: "lines"))
+    var logQueueCapacity = LogQueue.defaultCapacity
+
     func validate() throws {
+        if logQueueCapacity < 1 {
+            throw ValidationError("--log-queue-capacity: \(logQueueCapacity) is too small; give at least 1 (the default is \(LogQueue.defaultCapacity))")
+        }
         if let stopTimeout, DurationText.duration(stopTimeout) == nil {
             throw ValidationError("--stop-timeout: \"\(stopTimeout)\" is not a duration; write e.g. 90s")
         }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(Journal.handlerFactory(identifier: "runnerd"))
+        let logging = DaemonLogging.bootstrap(queueCapacity: logQueueCapacity)
         let logger = Logger(label: "runnerd")
         let config: DaemonConfig
         do {
@@ -59,6 +65,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             printError("\(error)")
             logger.critical("invalid config \(options.config); nothing started")
+            logging.flushBeforeExit()
             throw ExitCode(Daemon.Exit.config)
         }
         let daemon = Daemon(
@@ -67,6 +74,7 @@ struct Run: AsyncParsableCommand {
             stopTimeout: stopTimeout.flatMap(DurationText.duration)
         )
         let code = await daemon.run()
+        logging.flushBeforeExit()
         throw ExitCode(code)
     }
 }

@@ -117,6 +117,48 @@ struct GroupRunnerTests {
         ])
     }
 
+    @Test func eachRunnersTimeoutStartsWhenItsOwnStopperIsCalled() async throws {
+        let stubborn = StubbornTask()
+        defer { stubborn.release.cancel() }
+        let slowStopperReleased = CancellationToken()
+        let stop = CancellationToken()
+        let group = GroupRunner(interruptDuration: .seconds(10))
+        // Stoppers run in the order runners were added: the stubborn one's first, then the slow one.
+        try group.add(stubborn.runner("stubborn", interruptDuration: .milliseconds(500)))
+        try group.add(Runner(id: "slow-stopper", interruptDuration: .seconds(10), task: { await stop.wait() }, stopper: {
+            block(until: slowStopperReleased, atMost: .milliseconds(1_500))
+            stop.cancel()
+        }))
+        let (results, continuation) = AsyncStream<(RunResult, Double)>.makeStream()
+        let start = ContinuousClock.now
+        try group.runAsync { continuation.yield(($0, seconds(since: start))) }
+        group.interrupt()
+        let arrived = await collect(2, from: results, within: .seconds(5))
+        try #require(arrived.count == 2)
+        #expect(arrived[0].0.timeout == TimeoutError(runnerID: "stubborn", duration: .milliseconds(500)))
+        // Its 500 ms ran while the second stopper was still blocked (1.5 s), not after it.
+        #expect((0.4...1.2).contains(arrived[0].1))
+        #expect(arrived[1].0.runnerID == "slow-stopper" && arrived[1].0.error == nil)
+    }
+
+    @Test func theGroupTimeoutStartsOnceTheLastStopperHasReturned() async throws {
+        let stubborn = StubbornTask()
+        defer { stubborn.release.cancel() }
+        let never = CancellationToken()
+        let group = GroupRunner(interruptDuration: .seconds(1))
+        try group.add(stubborn.runner("stubborn", interruptDuration: .seconds(30)))
+        try group.add(Runner(id: "slow-stopper", interruptDuration: .seconds(30), task: { await stubborn.release.wait() }, stopper: {
+            block(until: never, atMost: .seconds(1))
+        }))
+        let running = Task { try await group.run(CancellationToken()) }
+        try await Task.sleep(for: .milliseconds(50))
+        let start = ContinuousClock.now
+        group.interrupt()
+        let results = try await running.value
+        #expect((1.9...2.8).contains(seconds(since: start)))
+        #expect(results.allSatisfy { $0.timeout?.scope == .group })
+    }
+
     @Test func runningTwiceIsRefused() async throws {
         let group = GroupRunner(interruptDuration: .seconds(5))
         try group.add(StoppableTask().runner())

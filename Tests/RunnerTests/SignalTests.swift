@@ -54,6 +54,69 @@ struct SignalTests {
         #expect(task.stopperCalls == 1)
     }
 
+    @Test func aSlowStopperHoldsBackNeitherTheSecondSignalNorTheSignalThread() async throws {
+        let repeats = AsyncStream<Int32>.makeStream()
+        let token = CancellationToken.signals([SIGINT], onRepeat: { repeats.continuation.yield($0) })
+        let stop = CancellationToken()
+        let stopperEntered = AsyncStream<String>.makeStream()
+        let releaseStopper = CancellationToken()
+        defer { releaseStopper.cancel() }
+        let group = GroupRunner(interruptDuration: .seconds(5))
+        try group.add(Runner(id: "slow-stopper", task: { await stop.wait() }, stopper: {
+            stopperEntered.continuation.yield(currentThreadName())
+            block(until: releaseStopper, atMost: .seconds(3))
+            stop.cancel()
+        }))
+        let running = Task { try await group.run(token) }
+        try await Task.sleep(for: .milliseconds(50))
+        kill(getpid(), SIGINT)
+        let stopperThread = try #require(await next(stopperEntered.stream, within: .seconds(5)))
+        #expect(stopperThread == "runner-worker")
+        // The stopper is still blocked; a second Ctrl-C must get through at once all the same.
+        kill(getpid(), SIGINT)
+        #expect(await next(repeats.stream, within: .seconds(1)) == SIGINT)
+        releaseStopper.cancel()
+        let results = try await running.value
+        #expect(results.map(\.runnerID) == ["slow-stopper"] && results[0].error == nil)
+    }
+
+    @Test func stopSignalsPutsBackTheDefaultAndCancelsNoMore() async throws {
+        // SIGWINCH, because its default (ignore) is harmless if the test goes wrong.
+        #expect(dispositionAddress(SIGWINCH) == defaultDisposition)
+        let token = CancellationToken.signals([SIGWINCH])
+        #expect(dispositionAddress(SIGWINCH) != defaultDisposition)
+        kill(getpid(), SIGWINCH)
+        await token.wait()
+        token.stopSignals()
+        #expect(dispositionAddress(SIGWINCH) == defaultDisposition)
+        #expect(token.cause == .signal(SIGWINCH))
+        token.stopSignals()
+        #expect(dispositionAddress(SIGWINCH) == defaultDisposition)
+    }
+
+    @Test func stopSignalsPutsBackAnEarlierDispositionOnceTheLastSubscriberStops() async throws {
+        var ignore = sigaction()
+        ignore.__sigaction_handler.sa_handler = unsafeBitCast(ignoredDisposition, to: (@convention(c) (Int32) -> Void).self)
+        sigaction(SIGURG, &ignore, nil)
+        let first = CancellationToken.signals([SIGURG])
+        let second = CancellationToken.signals([SIGURG])
+        first.stopSignals()
+        #expect(first.cause == .explicit)
+        // The second token still listens, so the signal stays caught, and it cancels that token.
+        #expect(dispositionAddress(SIGURG) != ignoredDisposition)
+        kill(getpid(), SIGURG)
+        await second.wait()
+        #expect(second.cause == .signal(SIGURG))
+        second.stopSignals()
+        #expect(dispositionAddress(SIGURG) == ignoredDisposition)
+    }
+
+    @Test func stopSignalsOnAnOrdinaryTokenDoesNothing() {
+        let token = CancellationToken()
+        token.stopSignals()
+        #expect(!token.isCancelled)
+    }
+
     @Test func subscriptionsSeeEverySignalFromAnyThread() async throws {
         let seen = AsyncStream<Int32>.makeStream()
         let subscription = SignalSubscription([SIGUSR1]) { seen.continuation.yield($0) }
@@ -64,6 +127,17 @@ struct SignalTests {
             #expect(await next(seen.stream, within: .seconds(5)) == SIGUSR1)
         }
     }
+}
+
+/// `SIG_DFL` and `SIG_IGN`, which Swift does not import, as addresses.
+private let defaultDisposition: UInt = 0
+private let ignoredDisposition: UInt = 1
+
+/// What `signal` does now, as the address of its handler.
+private func dispositionAddress(_ signal: Int32) -> UInt {
+    var current = sigaction()
+    sigaction(signal, nil, &current)
+    return unsafeBitCast(current.__sigaction_handler.sa_handler, to: UInt.self)
 }
 
 /// Releasing the last reference to something must never happen under a lock that its deinit

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Runner
 import Synchronization
 import Testing
@@ -104,4 +107,40 @@ final class Counter: Sendable {
     private let value = Atomic(0)
     func increment() { value.add(1, ordering: .relaxed) }
     var count: Int { value.load(ordering: .relaxed) }
+}
+
+/// The name of the calling OS thread, as `top -H` shows it (the library names its threads).
+func currentThreadName() -> String {
+    let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: 32)
+    let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return "" }
+    return String(decoding: bytes[..<count], as: UTF8.self).trimmingNewline()
+}
+
+extension String {
+    fileprivate func trimmingNewline() -> String {
+        hasSuffix("\n") ? String(dropLast()) : self
+    }
+}
+
+/// Blocks the calling thread, as a synchronous stopper of a real server might, until `release`
+/// is cancelled or `limit` has passed, so that a test that fails never leaves it blocked for good.
+func block(until release: CancellationToken, atMost limit: Duration) {
+    let deadline = ContinuousClock.now + limit
+    while !release.isCancelled && ContinuousClock.now < deadline {
+        usleep(1_000)
+    }
+}
+
+/// Whether `condition` turns true within `limit`, checked every millisecond.
+func eventually(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
 }

@@ -32,8 +32,29 @@ public final class NotifyReceiver: @unchecked Sendable {
     // value on Linux.
     private static let scmCredentials: Int32 = 2
 
-    public init(_ kind: Kind) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    public convenience init(_ kind: Kind) throws {
+        switch kind {
+        case .path:
+            var template = Array("/tmp/runnerd-tests-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
+            let directory = String(cString: made)
+            try self.init(address: directory + "/notify", directory: directory)
+        case .abstract:
+            try self.init(address: "@runnerd-tests-\(getpid())-\(UInt64.random(in: 0...UInt64.max))", directory: nil)
+        }
+    }
+
+    /// A receiver bound at exactly `address` (`@name`, or a path whose directory exists and
+    /// that nothing is bound at), for a test that replaces the manager's socket with a new one
+    /// at the same address. A path is unlinked when the receiver goes away.
+    public convenience init(address: String) throws {
+        try self.init(address: address, directory: nil)
+    }
+
+    private init(address: String, directory: String?) throws {
+        // The stored properties are set only once the bind succeeded: a throw after that would run
+        // deinit, which must not unlink a path some other socket is bound at.
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -41,30 +62,25 @@ public final class NotifyReceiver: @unchecked Sendable {
         var storage = sockaddr_un()
         storage.sun_family = sa_family_t(AF_UNIX)
         let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
-        let length: Int
-        switch kind {
-        case .path:
-            var template = Array("/tmp/runnerd-tests-XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
-            directory = String(cString: made)
-            address = directory! + "/notify"
-            let bytes = Array(address.utf8)
-            withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
-            length = pathOffset + bytes.count + 1
-        case .abstract:
-            directory = nil
-            address = "@runnerd-tests-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-            let bytes = Array(address.utf8)
-            withUnsafeMutableBytes(of: &storage.sun_path) {
-                $0.copyBytes(from: bytes)
-                $0[0] = 0
-            }
-            length = pathOffset + bytes.count
+        let bytes = Array(address.utf8)
+        let isAbstract = address.hasPrefix("@")
+        withUnsafeMutableBytes(of: &storage.sun_path) {
+            $0.copyBytes(from: bytes)
+            if isAbstract { $0[0] = 0 }
         }
+        // An abstract name is exactly its bytes; a path carries its NUL.
+        let length = pathOffset + bytes.count + (isAbstract ? 0 : 1)
         let bound = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
         }
-        guard bound == 0 else { throw Failure(description: "bind \(address) failed: errno \(errno)") }
+        guard bound == 0 else {
+            let error = errno
+            close(fd)
+            throw Failure(description: "bind \(address) failed: errno \(error)")
+        }
+        self.fd = fd
+        self.address = address
+        self.directory = directory
     }
 
     /// A receiver bound at `path`, which the caller chose and removes.
@@ -88,11 +104,16 @@ public final class NotifyReceiver: @unchecked Sendable {
 
     deinit {
         close(fd)
+        if !address.hasPrefix("@") {
+            unlink(address)
+        }
         if let directory {
-            unlink(directory + "/notify")
             rmdir(directory)
         }
     }
+
+    /// The socket's descriptor, for a test that needs to look at the queue itself.
+    public var fileDescriptor: Int32 { fd }
 
     /// The next datagram; throws if none arrives within `timeout`.
     public func receive(timeout: Duration = .seconds(10)) throws -> Datagram {

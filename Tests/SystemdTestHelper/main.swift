@@ -127,10 +127,9 @@ func environment() {
     }
 }
 
-/// `journal`: must run in a private mount namespace with a tmpfs at /run/systemd/journal. Binds
-/// the journal socket there, logs a fixed scenario, and after each step prints `case NAME`
-/// followed by one `datagram HEX` line per datagram the step produced.
-func journal() {
+/// Binds a datagram socket at /run/systemd/journal/socket, where libsystemd sends entries; only
+/// inside a private mount namespace with a tmpfs on /run, never in the host's /run.
+func bindPrivateJournalSocket() -> (fd: Int32, address: sockaddr_un) {
     // Refuse to bind anything in the host's /run: the mount namespace must differ from the
     // parent's (the test process, which started `unshare ... exec` this program).
     func namespace(of pid: String) -> String? {
@@ -141,7 +140,7 @@ func journal() {
     guard let ours = namespace(of: "self"), let parents = namespace(of: String(getppid())), ours != parents else {
         fail("not in a private mount namespace; run me under unshare --mount with a tmpfs on /run")
     }
-    var fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array("/run/systemd/journal/socket".utf8)) }
@@ -149,6 +148,14 @@ func journal() {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
     guard fd >= 0, bound == 0 else { fail("cannot bind the journal socket: errno \(errno)") }
+    return (fd, address)
+}
+
+/// `journal`: must run in a private mount namespace with a tmpfs at /run/systemd/journal. Binds
+/// the journal socket there, logs a fixed scenario, and after each step prints `case NAME`
+/// followed by one `datagram HEX` line per datagram the step produced.
+func journal() {
+    var (fd, address) = bindPrivateJournalSocket()
 
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
     func step(_ name: String, _ body: () throws -> Void) {
@@ -228,13 +235,64 @@ func journal() {
     step("connected-without-journald") { try connection.send([.message("nobody listens")]) }
 }
 
+/// `stalled-journal`: like `journal`, in a private mount namespace. A journald that does not read:
+/// the socket is bound, and nothing is received until 2,000 lines (`line 0` to `line 1999`) have
+/// been logged through `Journal.handlerFactory(... queue:)` with a queue of 20 (libsystemd's
+/// `sendmsg` blocks once the socket's queue holds `net.unix.max_dgram_qlen` datagrams). Prints
+/// `calls-ns N` (the 2,000 log calls), `flushed-while-stalled true|false` (a 200 ms flush),
+/// `dropped N`; then reads the socket until the queue is flushed, and prints every datagram in
+/// order: `line I` for line I, `other HEX` for anything else.
+func stalledJournal() {
+    let (fd, _) = bindPrivateJournalSocket()
+    let queue = LogQueue(capacity: 20, destination: .journal)
+    var logger = Logger(label: "fixture.stall", factory: Journal.handlerFactory(identifier: "fixture", destination: .journal, queue: queue))
+    logger.logLevel = .info
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    for index in 0..<2000 {
+        logger.info("line \(index)")
+    }
+    var end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    print("calls-ns \((end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec))")
+    print("flushed-while-stalled \(queue.flush(timeout: .milliseconds(200)))")
+    print("dropped \(queue.droppedCount)")
+
+    // journald reads again.
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    let linePrefix = Array("MESSAGE=line ".utf8)
+    var received: [String] = []
+    func receiveEverything() {
+        while true {
+            let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count < 0 { break }
+            let datagram = buffer[..<count]
+            if datagram.starts(with: linePrefix) {
+                let digits = datagram.dropFirst(linePrefix.count).prefix { $0 != UInt8(ascii: "\n") }
+                received.append("line \(String(decoding: digits, as: UTF8.self))")
+            } else {
+                received.append("other \(hex(datagram))")
+            }
+        }
+    }
+    var flushed = false
+    for _ in 0..<1000 where !flushed {
+        receiveEverything()
+        flushed = queue.flush(timeout: .milliseconds(10))
+    }
+    receiveEverything()
+    guard flushed else { fail("the queue did not flush within 10 s of journald reading again") }
+    for line in received { print(line) }
+}
+
 let arguments = CommandLine.arguments
-guard arguments.count >= 2 else { fail("usage: SystemdTestHelper notify|watchdog|listen-fds|environment|journal ...") }
+guard arguments.count >= 2 else { fail("usage: SystemdTestHelper notify|watchdog|listen-fds|environment|journal|stalled-journal ...") }
 switch arguments[1] {
 case "notify": notify(arguments.dropFirst(2))
 case "watchdog": watchdog()
 case "listen-fds": listenFDs()
 case "environment": environment()
 case "journal": journal()
+case "stalled-journal": stalledJournal()
 default: fail("unknown mode \(arguments[1])")
 }

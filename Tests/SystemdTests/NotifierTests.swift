@@ -88,6 +88,18 @@ struct RefusedCase: Sendable, CustomTestStringConvertible {
 }
 
 struct NotifierTests {
+    @Test(arguments: NotifyCase.all.filter { $0.states.count == 1 })
+    func fieldNamesTheFieldTheStateEncodes(_ notify: NotifyCase) throws {
+        let state = try #require(notify.states.first)
+        #expect(notify.datagram.prefix { $0 != "=" } == state.field)
+    }
+
+    @Test
+    func fieldOfReloadingIsItsFirstLine() throws {
+        #expect(NotifyState.reloading.field == "RELOADING")
+        #expect(try Notifier.datagram([.reloading]).hasPrefix("RELOADING=1\n"))
+    }
+
     @Test(arguments: NotifyReceiver.Kind.allCases, NotifyCase.all)
     func sendsExactlyTheseBytesInOneDatagram(kind: NotifyReceiver.Kind, notifyCase: NotifyCase) throws {
         let receiver = try NotifyReceiver(kind)

@@ -1,7 +1,7 @@
 // How much one notification costs, so that runnerd can send one on every state change.
 //
 // A receiver thread drains a real abstract Unix datagram socket while the main thread sends
-// `iterations` notifications four ways, interleaved over several rounds so that all four see the
+// `iterations` notifications five ways, interleaved over several rounds so that all four see the
 // same machine state. The report is each way's median time per send and its ratio to a bare
 // sendto() on a socket kept open, the floor for any datagram notifier.
 //
@@ -65,6 +65,8 @@ func benchmark(iterations: Int, rounds: Int) throws {
     let sender = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     let watchdogBytes = Array("WATCHDOG=1".utf8)
     var target = address
+    let connection = try NotifyConnection(socket: name)
+    let watchdogDatagram = try Notifier.datagram([.watchdog])
 
     let variants: [(name: String, send: () throws -> Void)] = [
         ("bare sendto, socket kept open (floor)", {
@@ -77,6 +79,14 @@ func benchmark(iterations: Int, rounds: Int) throws {
         ("Notifier() .watchdog (sd_notify)", { try defaultNotifier.send(.watchdog) }),
         ("Notifier(socket:) .watchdog", { try explicitNotifier.send(.watchdog) }),
         ("Notifier() .status + .watchdog (sd_notify)", { try defaultNotifier.send(combined) }),
+        // What NotifyOutbox does per message: a non-blocking send on the socket kept open; on a
+        // full queue it waits for writability (here with poll, in runnerd on its event loop).
+        ("NotifyConnection.trySend .watchdog", {
+            while try connection.trySend(watchdogDatagram) == .wouldBlock {
+                var poller = pollfd(fd: connection.fileDescriptor, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&poller, 1, -1)
+            }
+        }),
     ]
 
     var samples = Array(repeating: [Double](), count: variants.count)

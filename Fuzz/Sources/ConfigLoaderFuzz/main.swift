@@ -16,7 +16,7 @@ private func runFuzzerDriver(
 // go to `ConfigLoader.parse` as they are; others go through `ConfigLoader.load` from a file
 // (which must reject them as not UTF-8), and then, decoded with replacement characters, to
 // `parse` as well. Beyond not crashing, every error must be placed: a line and a column that
-// are 0 only together, a line within the text, and a message.
+// are 0 only together and only for the empty file, a line within the text, and a message.
 
 /// The environment every input is loaded with: a PATH where `sh`, `sleep` and friends exist.
 private let environment = ["PATH": "/usr/bin:/bin"]
@@ -69,6 +69,9 @@ private func check(_ text: String, _ load: () throws(ConfigErrors) -> DaemonConf
             precondition(!problem.message.isEmpty, "an error without a message: \(problem)")
             precondition(problem.file == "fuzz.yaml", "an error naming another file: \(problem)")
             precondition((problem.line == 0) == (problem.column == 0), "a half-placed error: \(problem)")
+            // Every error points at its place in the file, except the one about an empty file,
+            // which has no place to point at.
+            precondition(problem.line > 0 || problem.message.hasPrefix("is missing: the file is empty"), "an error without a place: \(problem)")
             precondition(problem.line >= 0 && problem.line <= lines + 1, "an error past the end (\(lines) lines): \(problem)")
         }
     }

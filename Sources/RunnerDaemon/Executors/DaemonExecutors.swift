@@ -1,6 +1,6 @@
 @_spi(ExperimentalCustomExecutors) import _Concurrency
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 
 /// The executors of the runnerd process, installed before its first task.
 ///

@@ -1,6 +1,6 @@
 @_spi(ExperimentalCustomExecutors) @_spi(ExperimentalScheduling) import _Concurrency
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 
 /// The main actor's executor in the runnerd process: the main thread, running one job at a time
 /// in the order they came, and sleeping without a timeout while there is none. It must be

@@ -214,7 +214,7 @@ final class Supervisor: @unchecked Sendable {
             escaped: { [self] service, pids, signal in
                 let one = pids.count == 1
                 let list = pids.map(String.init).joined(separator: ", ")
-                log(.warning, "group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(signalName(signal))", group: service.group, service: service.config.name)
+                log(.warning, "group \(service.group): service \(service.config.name) left \(one ? "1 process" : "\(pids.count) processes") outside its process group (\(one ? "pid" : "pids") \(list)); sending \(one ? "it" : "them") \(UnixSignal(rawValue: signal))", group: service.group, service: service.config.name)
             },
             failed: { service in report(service, .failed) },
             lingering: { service in report(service, .lingering) }

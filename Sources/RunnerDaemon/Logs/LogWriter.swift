@@ -1,6 +1,6 @@
 import CLinuxSupport
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 import Synchronization
 import RunnerdConfig
 import Systemd

@@ -1,6 +1,6 @@
 import CLinuxSupport
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 import Synchronization
 
 /// The daemon's event loop: one OS thread that waits in `epoll_wait` for child output, its own
@@ -12,8 +12,13 @@ import Synchronization
 /// Work is handed in from any thread with `execute(_:)`. Everything marked "loop only" must run
 /// on the loop thread. The loop sleeps without a timeout while it has no timers, so an idle
 /// daemon does not wake up periodically.
+///
+/// A descriptor can be watched for reading (`watch`) and for writing (`watchWritable`), each
+/// with its own handler, independently. Watching is level-triggered: a handler runs on every
+/// pass of the loop while its condition holds, so a writability watcher stops watching as soon
+/// as it has nothing left to write.
 final class EventLoop: @unchecked Sendable {
-    // @unchecked: `handlers`, `timers` and `nextTimerID` are touched only on the loop thread;
+    // @unchecked: the handlers, `timers` and `nextTimerID` are touched only on the loop thread;
     // the inbox is guarded by its Mutex; the file descriptors are fixed after init.
 
     typealias TimerID = UInt64
@@ -23,6 +28,7 @@ final class EventLoop: @unchecked Sendable {
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private let threadID = Atomic<UInt>(0)
     private var handlers: [Int32: () -> Void] = [:]
+    private var writableHandlers: [Int32: () -> Void] = [:]
     private var timers: [(deadline: UInt64, id: TimerID, action: () -> Void)] = []
     private var nextTimerID: TimerID = 1
 
@@ -63,17 +69,54 @@ final class EventLoop: @unchecked Sendable {
 
     /// Loop only. Calls `onReadable` whenever `fd` is readable (or hung up) until `unwatch`.
     func watch(_ fd: Int32, onReadable: @escaping () -> Void) {
+        let wasWatched = isWatched(fd)
         handlers[fd] = onReadable
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
-        event.data.fd = fd
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+        register(fd, wasWatched: wasWatched)
     }
 
-    /// Loop only. Stops watching `fd`; the caller still owns and closes it.
+    /// Loop only. Stops watching `fd` for reading; the caller still owns and closes it.
     func unwatch(_ fd: Int32) {
         guard handlers.removeValue(forKey: fd) != nil else { return }
-        epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
+        register(fd, wasWatched: true)
+    }
+
+    /// Loop only. Calls `onWritable` whenever `fd` is writable (or has an error or hung up, which
+    /// the next write reports) until `unwatchWritable`. A second call for the same `fd` replaces
+    /// the handler. Independent of `watch`: the same descriptor may be watched for both.
+    func watchWritable(_ fd: Int32, onWritable: @escaping () -> Void) {
+        let wasWatched = isWatched(fd)
+        writableHandlers[fd] = onWritable
+        register(fd, wasWatched: wasWatched)
+    }
+
+    /// Loop only. Stops watching `fd` for writability; does nothing if it was not watched.
+    func unwatchWritable(_ fd: Int32) {
+        guard writableHandlers.removeValue(forKey: fd) != nil else { return }
+        register(fd, wasWatched: true)
+    }
+
+    /// Whether `fd` is watched for writability; for tests and for a caller that must not watch twice.
+    func isWatchedWritable(_ fd: Int32) -> Bool {
+        writableHandlers[fd] != nil
+    }
+
+    private func isWatched(_ fd: Int32) -> Bool {
+        handlers[fd] != nil || writableHandlers[fd] != nil
+    }
+
+    /// Brings epoll's interest in `fd` in line with its handlers.
+    private func register(_ fd: Int32, wasWatched: Bool) {
+        var mask: UInt32 = 0
+        if handlers[fd] != nil { mask |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
+        if writableHandlers[fd] != nil { mask |= EPOLLOUT.rawValue }
+        guard mask != 0 else {
+            if wasWatched { epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil) }
+            return
+        }
+        var event = epoll_event()
+        event.events = mask
+        event.data.fd = fd
+        epoll_ctl(epoll, wasWatched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event)
     }
 
     /// Loop only. Runs `action` on the loop once `delay` has passed.
@@ -104,7 +147,13 @@ final class EventLoop: @unchecked Sendable {
                     var value: UInt64 = 0
                     _ = read(wakeFD, &value, 8)
                 } else {
-                    handlers[fd]?()
+                    let ready = events[index].events
+                    // EPOLLERR and EPOLLHUP come whatever was asked for; both handlers hear of
+                    // them, so that each one's next read or write reports the error.
+                    if ready & ~EPOLLOUT.rawValue != 0 { handlers[fd]?() }
+                    if ready & (EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+                        writableHandlers[fd]?()
+                    }
                 }
             }
             for work in inbox.withLock({ inbox in defer { inbox = [] }; return inbox }) { work() }

@@ -20,7 +20,7 @@ public enum ProcessExit: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .exited(let code): "status \(code)"
-        case .signaled(let signal, let core): "signal \(signalName(signal))" + (core ? " (core dumped)" : "")
+        case .signaled(let signal, let core): "signal \(UnixSignal(rawValue: signal))" + (core ? " (core dumped)" : "")
         }
     }
 }

@@ -1,5 +1,5 @@
 import Glibc
-@_spi(RunnerdInternals) import Runner
+import Runner
 import Synchronization
 import RunnerdConfig
 

@@ -31,7 +31,8 @@ enum NotifySocket {
     }
 
     /// Writes `address` into `storage` and returns the address length to pass to the kernel.
-    private static func fill(_ storage: inout sockaddr_un, with address: String) throws(NotifyError) -> socklen_t {
+    /// ``NotifyConnection`` uses the same rules, so both paths accept exactly the same addresses.
+    static func fill(_ storage: inout sockaddr_un, with address: String) throws(NotifyError) -> socklen_t {
         let bytes = Array(address.utf8)
         let capacity = MemoryLayout.size(ofValue: storage.sun_path)
         // Like sd_notify: only "/path" or "@name" with at least one character after the marker,

@@ -34,17 +34,24 @@ final class FaultCase {
 
     /// Writes `yaml` to a fresh config file and starts `runnerd run` on it, with `NOTIFY_SOCKET`
     /// set to this case's receiver plus `environment`.
-    func start(_ yaml: String, environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
+    func start(
+        _ yaml: String, environment: [String: String] = [:], arguments: [String] = [], stdoutFD: Int32? = nil,
+        stderrFD: Int32? = nil
+    ) throws {
         configPath = temporaryConfig(yaml)
-        try start(configAt: configPath, environment: environment, stdoutFD: stdoutFD)
+        try start(configAt: configPath, environment: environment, arguments: arguments, stdoutFD: stdoutFD, stderrFD: stderrFD)
     }
 
-    /// Starts `runnerd run` on an existing config file.
-    func start(configAt path: String, environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
+    /// Starts `runnerd run` on an existing config file, with `arguments` after the config's. A
+    /// `NOTIFY_SOCKET` in `environment` wins over the case's own receiver.
+    func start(
+        configAt path: String, environment: [String: String] = [:], arguments: [String] = [], stdoutFD: Int32? = nil,
+        stderrFD: Int32? = nil
+    ) throws {
         configPath = path
         var variables = environment
-        variables["NOTIFY_SOCKET"] = notify.address
-        daemon = try RunnerdProcess(["run", "--config", path], environment: variables, stdoutFD: stdoutFD)
+        variables["NOTIFY_SOCKET"] = environment["NOTIFY_SOCKET"] ?? notify.address
+        daemon = try RunnerdProcess(["run", "--config", path] + arguments, environment: variables, stdoutFD: stdoutFD, stderrFD: stderrFD)
     }
 
     /// Replaces the config file's contents (for a reload).

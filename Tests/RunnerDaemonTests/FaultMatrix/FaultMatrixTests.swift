@@ -652,6 +652,49 @@ struct FaultMatrixTests {
         #expect(texts.last == "STOPPING=1\nSTATUS=stopping: required group slow gave up", "\(texts)")
         try await fault.expectNothingLeft()
     }
+
+    /// systemd's notify socket is bound but never read (a busy or stuck PID 1): its queue fills
+    /// up, and a blocking send would freeze the event loop. Output must keep flowing, a crashing
+    /// group must keep restarting, and SIGTERM must still stop everything within its limits.
+    @Test func aDeafNotifySocketStallsNeitherOutputNorRestartsNorTheStop() async throws {
+        let fault = try FaultCase("deaf-notify")
+        let deaf = try NotifyReceiver(.path)
+        try fault.start("""
+            groups:
+              crash:
+                restart: always
+                restart-delay: 50ms
+                restart-delay-max: 50ms
+                max-restarts: 1000
+                services:
+                  blip: { command: [sh, -c, "sleep 0.1; exit 1"], \(fault.environment) }
+              other:
+                services:
+                  ticker: { command: [sh, -c, "while :; do echo tick; sleep 0.05; done"], \(fault.environment) }
+            """, environment: ["NOTIFY_SOCKET": deaf.address])
+        _ = try await fault.pid(of: "ticker")
+        // Every restart changes the status: far more datagrams than the socket's queue holds.
+        _ = try await fault.daemon.waitForLines(containing: "group crash: service blip exited with status 1", count: 10, timeout: .seconds(10))
+        let ticksBefore = fault.daemon.lines.filter { $0 == "other/ticker | tick" }.count
+        let restartsBefore = fault.daemon.lines.filter { $0.contains("group crash: service blip exited") }.count
+        // A tick every 50 ms and a restart every 150 ms or so: over a second, even a loaded machine
+        // shows a quarter of them.
+        try await Task.sleep(for: .seconds(1))
+        let lines = fault.daemon.lines
+        #expect(lines.filter { $0 == "other/ticker | tick" }.count >= ticksBefore + 5, "output stalled")
+        #expect(lines.filter { $0.contains("group crash: service blip exited") }.count >= restartsBefore + 2, "restarts stalled")
+        #expect(lines.contains { $0.contains("is not reading") }, "no warning that systemd is not reading: \(lines.suffix(20))")
+        fault.recordTree()
+        #expect(try await fault.noZombies())
+
+        let stop = ContinuousClock.now
+        fault.daemon.signal(SIGTERM)
+        #expect(try await fault.daemon.waitForExit(timeout: .seconds(10)) == 0)
+        let took = ContinuousClock.now - stop
+        // Groups stop at once; the last notify messages get one more second to go out.
+        #expect(took < .seconds(3), "the stop took \(took)")
+        try await fault.expectNothingLeft()
+    }
 }
 
 /// Reads a pipe to its end on a thread of its own, counting the bytes and keeping none.

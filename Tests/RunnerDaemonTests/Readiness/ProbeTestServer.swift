@@ -1,4 +1,4 @@
-@_spi(RunnerdInternals) import Runner
+import Runner
 import CLinuxSupport
 import Glibc
 @testable import RunnerDaemon

@@ -19,8 +19,8 @@ final class RunnerdProcess {
     private(set) var exitCode: Int32?
 
     /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none). Its stdout
-    /// and stderr go to `output`; with `stdoutFD`, stdout goes there instead.
-    init(_ arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil) throws {
+    /// and stderr go to `output`; with `stdoutFD` or `stderrFD`, that stream goes there instead.
+    init(_ arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil, stderrFD: Int32? = nil) throws {
         var template = Array("/tmp/runnerd-daemon-out-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw TestTimeout(description: "mkstemp failed") }
@@ -32,7 +32,7 @@ final class RunnerdProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD ?? fd, 1)
-        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        posix_spawn_file_actions_adddup2(&actions, stderrFD ?? fd, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
