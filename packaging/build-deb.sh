@@ -64,6 +64,9 @@ install -m 0644 "$config" "$stage/etc/runnerd/runnerd.yaml"
 
 doc=$stage/usr/share/doc/runnerd
 install -m 0644 README.md "$doc/README.md"
+# The config reference, which the conffile's comments and the units' Documentation= name by this
+# path: kept uncompressed, like README.md, so that `less` and `systemctl help` open it as it is.
+install -m 0644 docs/config.md "$doc/config.md"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
 for f in examples/*; do
     [ -f "$f" ] && install -m 0644 "$f" "$doc/examples/"

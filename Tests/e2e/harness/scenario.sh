@@ -60,7 +60,8 @@ write_config() { e2e_put "/etc/runnerd/$1.yaml"; }
 # reset_unit UNIT: stopped, no failed state, no test drop-ins, ready for a scenario.
 reset_unit() {
     X systemctl stop "$1" 2>/dev/null
-    X rm -rf "/run/systemd/system/$1.d"
+    # Drop-ins live in UNIT.service.d when the scenario names the unit without its suffix.
+    X rm -rf "/run/systemd/system/$1.d" "/run/systemd/system/$1.service.d"
     X systemctl daemon-reload
     X systemctl reset-failed "$1" 2>/dev/null
     return 0
