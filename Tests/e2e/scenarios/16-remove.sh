@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 15. Remove and purge: `dpkg -r` stops runnerd and its instances and keeps the config;
+# 16. Remove and purge: `dpkg -r` stops runnerd and its instances and keeps the config;
 # `dpkg -P` removes the config and the enablement links. Runs last: it uninstalls the package.
 . "$(dirname "$0")/../harness/scenario.sh"
 
