@@ -141,9 +141,7 @@ final class ProcessService: Sendable {
         for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
     }
 
-    // `run()` is the frame that every service's task keeps for as long as the service runs, so
-    // its steps are synchronous helpers that keep their values out of it (about 1.5 KB when it
-    // was one function) and are never inlined back into it.
+    /// One run of the service: spawn, wait for the exit, stop what it left behind, and the result.
     private func run() async throws {
         let launch = try prepare()
         let pid: pid_t
@@ -178,7 +176,6 @@ final class ProcessService: Sendable {
         }
     }
 
-    @inline(never)
     private func prepare() throws -> Launch {
         let source = LogWriter.Source(
             group: group, service: config.name, stderrPriority: SyslogPriority(rawValue: config.stderrPriority) ?? .warning,
@@ -227,7 +224,6 @@ final class ProcessService: Sendable {
         }.get()
     }
 
-    @inline(never)
     private func request(for launch: Launch) -> ProcessTable.Request {
         var environment = environment()
         if let endpoint = launch.endpoint { environment += endpoint.environment }
@@ -238,7 +234,6 @@ final class ProcessService: Sendable {
         )
     }
 
-    @inline(never)
     private func started(_ launch: Launch, pid: pid_t) {
         launch.endpoint?.authorize(processGroup: pid)
         let monitor = launch.monitor
@@ -266,7 +261,6 @@ final class ProcessService: Sendable {
     }
 
     /// The process has exited: its probes, watchdog and notify socket end with it.
-    @inline(never)
     private func exited(_ launch: Launch, status: ProcessExit) {
         launch.monitor.stop()
         launch.endpoint?.close()
@@ -275,7 +269,6 @@ final class ProcessService: Sendable {
 
     /// Whether the main process left processes in its process group. Under a standing order they
     /// get it at once; otherwise the group's lifecycle hears of them and decides.
-    @inline(never)
     private func leftBehind(processGroup pid: pid_t) -> Bool {
         guard Glibc.kill(-pid, 0) == 0 else { return false }
         switch state.withLock({ $0.order }) {
@@ -288,7 +281,6 @@ final class ProcessService: Sendable {
 
     /// The run's result: killed, failed (a probe or the watchdog), or how the process ended,
     /// where the stop signal after a stop request counts as a clean stop.
-    @inline(never)
     private func finish(_ status: ProcessExit) throws {
         let (stopRequested, killed, failure) = state.withLock { state in
             state.processGroup = nil
