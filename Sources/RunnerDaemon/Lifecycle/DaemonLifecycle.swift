@@ -47,8 +47,12 @@ struct DaemonLifecycle: Sendable {
         case configLoaded(DaemonConfig)
         /// The config file was read again and is invalid: `message` says why (located).
         case configInvalid(String)
-        /// SIGTERM, SIGINT, or another reason to stop, as the status line says it.
+        /// SIGTERM, SIGINT, or another reason to stop, as the status line says it. During a stop
+        /// it changes nothing.
         case stopRequested(reason: String)
+        /// A second SIGTERM or SIGINT: every service is killed at once. Before any stop it stops
+        /// first (the two signals' events may arrive in either order).
+        case killRequested(reason: String)
         /// The time set with ``Action/scheduleExtend(at:)`` has come.
         case extendDue
         /// The watchdog's timer fired; acknowledging it proves this machine still runs.
@@ -197,6 +201,22 @@ struct DaemonLifecycle: Sendable {
 
         case .stopRequested(let reason):
             return stop(reason: reason, at: now)
+
+        case .killRequested(let reason):
+            switch state {
+            case .stopping(let first, false):
+                state = .stopping(reason: first, forced: true)
+                return [.log(.warning, "\(reason): killing every service now"), .killEverything]
+            case .stopping, .stopped:
+                return []
+            case .starting, .running, .reloading:
+                var actions = stop(reason: reason, at: now)
+                if case .stopping(let first, _) = state {
+                    state = .stopping(reason: first, forced: true)
+                    actions += [.log(.warning, "\(reason): killing every service now"), .killEverything]
+                }
+                return actions
+            }
 
         case .extendDue:
             guard case .stopping = state, let started = stopStarted else { return [] }
@@ -427,10 +447,9 @@ struct DaemonLifecycle: Sendable {
 
     private mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
         switch state {
-        case .stopping(let first, false):
-            state = .stopping(reason: first, forced: true)
-            return [.log(.warning, "\(reason) again: killing every service now"), .killEverything]
-        case .stopping, .stopped:
+        case .stopping(let first, _):
+            return [.log(.notice, "\(reason) while already stopping (\(first)); a second one kills every service")]
+        case .stopped:
             return []
         case .starting, .running, .reloading:
             break

@@ -168,17 +168,41 @@ struct DaemonLifecycleTests {
         #expect(driver.send(.configLoaded(Fixture.config([web])), at: .seconds(5)).isEmpty)
     }
 
-    @Test func aSecondStopKillsEverythingAndAThirdChangesNothing() {
+    @Test func aSecondSignalKillsEverythingAndAThirdChangesNothing() {
         var driver = Driver([Fixture.group("a")])
         driver.bringUp("a", at: .seconds(1))
         driver.send(.stopRequested(reason: "received SIGTERM"), at: .seconds(2))
-        let second = driver.send(.stopRequested(reason: "received SIGINT"), at: .seconds(3))
+        let second = driver.send(.killRequested(reason: "received SIGINT again"), at: .seconds(3))
         #expect(second == [.log(.warning, "received SIGINT again: killing every service now"), .killEverything])
         #expect(driver.machine.state == .stopping(reason: "received SIGTERM", forced: true))
-        #expect(driver.send(.stopRequested(reason: "received SIGTERM"), at: .seconds(4)).isEmpty)
+        #expect(driver.send(.killRequested(reason: "received SIGTERM again"), at: .seconds(4)).isEmpty)
         let ended = driver.report("a", .ended(.stopped(killed: ["s"])), at: .seconds(4))
         #expect(ended.logLines.contains("group a: s had to be killed during the stop"))
         #expect(ended.last == .exit(1))
+    }
+
+    /// A required group gave up and runnerd is stopping; then systemd sends SIGTERM (the first
+    /// signal). That is no reason to kill what is stopping within its limits.
+    @Test func aFirstSignalDuringAStopOfRunnerdsOwnKillsNothing() {
+        var driver = Driver([Fixture.group("loop"), Fixture.group("web")])
+        driver.bringUp("web", at: .seconds(1))
+        driver.report("loop", .ended(.gaveUp(reason: "max-restarts is 0")), at: .seconds(2))
+        let signal = driver.send(.stopRequested(reason: "received SIGTERM"), at: .seconds(3))
+        #expect(!signal.contains(.killEverything))
+        #expect(signal.stoppedGroups.isEmpty && signal.notifications.isEmpty)
+        #expect(driver.machine.state == .stopping(reason: "required group loop gave up", forced: false))
+    }
+
+    /// The first signal's stop and the second's kill reach the machine from two threads, in
+    /// either order: a kill first stops, then kills.
+    @Test func aKillRequestBeforeAnyStopStopsFirstThenKills() {
+        var driver = Driver([Fixture.group("a")])
+        driver.bringUp("a", at: .seconds(1))
+        let kill = driver.send(.killRequested(reason: "received SIGTERM again"), at: .seconds(2))
+        #expect(kill.first == .notify([.stopping, .status("stopping: received SIGTERM again")]))
+        #expect(kill.stoppedGroups == ["a"])
+        #expect(kill.last == .killEverything)
+        #expect(driver.send(.stopRequested(reason: "received SIGTERM"), at: .seconds(2)).contains(.killEverything) == false)
     }
 
     @Test func extendTimeoutIsAskedForAt75PercentWhileTheStopIsWithinItsLimits() {
