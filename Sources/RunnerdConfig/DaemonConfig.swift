@@ -160,6 +160,7 @@ public struct LogRateLimit: Sendable, Equatable {
     /// journald's own default for a whole unit: 10,000 lines in 30 s.
     public static let standard = LogRateLimit(burst: 10_000, interval: .seconds(30))
 
+    /// A limit of `burst` lines per `interval`; nothing is checked (the loader checks a config's).
     public init(burst: Int, interval: Duration) {
         self.burst = burst
         self.interval = interval

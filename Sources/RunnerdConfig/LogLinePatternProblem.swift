@@ -5,6 +5,7 @@
 /// `description` completes a sentence that starts with the quoted pattern, and says what to write
 /// instead: `"(a)\1" uses the backreference \1 at character 4, which needs backtracking; ...`.
 public struct LogLinePatternProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reason, as described above.
     public let description: String
 
     init(_ description: String) {

@@ -13,6 +13,7 @@ public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible 
     /// It stopped pinging its notify watchdog, or asked for the watchdog to fire.
     case watchdog(String)
 
+    /// What happened, as a log line says it after the service's name.
     public var description: String {
         switch self {
         case .exited(let status): "exited with \(status)"

@@ -6,7 +6,9 @@ import RunnerdConfig
 public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The step that failed: "exec", "chdir", "setuid", ...
     public let stage: String
+    /// The `errno` of the failing step.
     public let errno: Int32
+    /// The program the service runs, as resolved from its `command`.
     public let executable: String
     /// What the failing step was about (the directory, the user), for the message.
     public let subject: String
@@ -18,6 +20,7 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
     /// for the message when it refused them (E2BIG).
     public let environmentSize: (bytes: Int, count: Int)?
 
+    /// Equal when every field is: the tuple of the environment's size is compared by its parts.
     public static func == (lhs: SpawnError, rhs: SpawnError) -> Bool {
         lhs.stage == rhs.stage && lhs.errno == rhs.errno && lhs.executable == rhs.executable
             && lhs.subject == rhs.subject && lhs.userName == rhs.userName
@@ -52,6 +55,7 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What failed and what to do, for the log and `runnerd check`.
     public var description: String {
         let reason = String(cString: strerror(errno))
         switch stage {
