@@ -107,7 +107,7 @@ public final class Daemon: Sendable {
         )
 
         let signals = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
-            supervisor.post(.killRequested(reason: "received \(UnixSignal(rawValue: signal)) again"))
+            supervisor.post(.killRequested(signal: "\(UnixSignal(rawValue: signal))"))
         }
         signals.onCancel {
             supervisor.post(.stopRequested(reason: signals.cause.map { "\($0)" } ?? "stop requested"))

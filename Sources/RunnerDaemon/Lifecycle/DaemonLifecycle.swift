@@ -50,9 +50,10 @@ struct DaemonLifecycle: Sendable {
         /// SIGTERM, SIGINT, or another reason to stop, as the status line says it. During a stop
         /// it changes nothing.
         case stopRequested(reason: String)
-        /// A second SIGTERM or SIGINT: every service is killed at once. Before any stop it stops
-        /// first (the two signals' events may arrive in either order).
-        case killRequested(reason: String)
+        /// A second SIGTERM or SIGINT (`signal` names it): every service is killed at once. One
+        /// within ``repeatedSignalGap`` of the stop, or before it (the two signals' events may
+        /// arrive in either order), is the same request delivered twice and only stops.
+        case killRequested(signal: String)
         /// The time set with ``Action/scheduleExtend(at:)`` has come.
         case extendDue
         /// The watchdog's timer fired; acknowledging it proves this machine still runs.
@@ -120,6 +121,11 @@ struct DaemonLifecycle: Sendable {
             return true
         }
     }
+
+    /// Two signals closer together than this are one request delivered twice, as when a sender
+    /// signals both the process and its process group (`timeout(1)` does); a person's second
+    /// Ctrl-C always comes later.
+    static let repeatedSignalGap: Duration = .milliseconds(50)
 
     private(set) var state: State = .starting
     private(set) var config: DaemonConfig
@@ -202,20 +208,18 @@ struct DaemonLifecycle: Sendable {
         case .stopRequested(let reason):
             return stop(reason: reason, at: now)
 
-        case .killRequested(let reason):
+        case .killRequested(let signal):
             switch state {
             case .stopping(let first, false):
+                if let started = stopStarted, now - started < Self.repeatedSignalGap {
+                    return [.log(.notice, "received \(signal) again within \(DurationText.format(Self.repeatedSignalGap)) of the stop: taken as the same request, not as a second one")]
+                }
                 state = .stopping(reason: first, forced: true)
-                return [.log(.warning, "\(reason): killing every service now"), .killEverything]
+                return [.log(.warning, "received \(signal) again: killing every service now"), .killEverything]
             case .stopping, .stopped:
                 return []
             case .starting, .running, .reloading:
-                var actions = stop(reason: reason, at: now)
-                if case .stopping(let first, _) = state {
-                    state = .stopping(reason: first, forced: true)
-                    actions += [.log(.warning, "\(reason): killing every service now"), .killEverything]
-                }
-                return actions
+                return stop(reason: "received \(signal)", at: now)
             }
 
         case .extendDue:

@@ -119,12 +119,26 @@ struct RunnerdDaemonTests {
         let family = daemon.descendants
         daemon.signal(SIGTERM)
         try await daemon.waitForLine(containing: "received SIGTERM; stopping every group")
+        // A second signal within 50 ms of the first is taken as the same one delivered twice.
+        try await Task.sleep(for: .milliseconds(100))
         let start = ContinuousClock.now
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit(timeout: .seconds(5)) == 1)
         #expect(ContinuousClock.now - start < .seconds(2))
         #expect(daemon.output.contains("received SIGTERM again: killing every service now"))
         #expect(family.allSatisfy { !processExists($0) })
+    }
+
+    /// `timeout -s INT` (and any sender that signals a process and then its process group)
+    /// delivers the signal twice at once: that is one request, a graceful stop with exit 0.
+    @Test func aSignalDeliveredTwiceAtOnceIsOneGracefulStop() async throws {
+        let config = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
+        let daemon = try RunnerdProcess(["run", "--config", config])
+        try await daemon.waitForLine(containing: "service s started")
+        daemon.signal(SIGINT)
+        daemon.signal(SIGINT)
+        #expect(try await daemon.waitForExit(timeout: .seconds(5)) == 0)
+        #expect(!daemon.output.contains("killing every service now"), "\(daemon.output)")
     }
 
     @Test func childrenThatExitAtOnceAreAllReapedWithTheirOwnStatus() async throws {
