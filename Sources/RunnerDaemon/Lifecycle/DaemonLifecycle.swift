@@ -279,8 +279,6 @@ struct DaemonLifecycle: Sendable {
             setPhase(.down, group: g, service: s)
             groups[g].services[s].status = nil
             return [.statusChanged] + (isStopping ? allStoppedIfDone() : [])
-        case .ready:
-            return []
         case .restarting(let at, let number, let limit):
             groups[g].phase = .restarting(at: at, number: number, limit: limit)
             return [.statusChanged]
@@ -366,48 +364,39 @@ struct DaemonLifecycle: Sendable {
     /// Applies a valid new config as a diff: unchanged groups keep running untouched, removed and
     /// changed groups stop, and once they have, changed and added groups start.
     private mutating func apply(_ new: DaemonConfig, at now: ContinuousClock.Instant) -> [Action] {
-        let running = Dictionary(groups.map { ($0.config.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let wanted = Set(new.groups.map(\.name))
         let newByName = Dictionary(new.groups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let running = Set(groups.map(\.config.name))
         var removed: [String] = []
         var changed: [String] = []
-        var unchanged: [String] = []
-        var added: [String] = []
-        for view in groups {
-            if !wanted.contains(view.config.name) {
-                removed.append(view.config.name)
-            } else if newByName[view.config.name] != view.config {
-                changed.append(view.config.name)
-            } else {
-                unchanged.append(view.config.name)
-            }
-        }
-        for group in new.groups where running[group.name] == nil { added.append(group.name) }
-
+        var kept: [String: GroupView] = [:]
         var actions: [Action] = []
-        let removedNames = Set(removed)
-        let changedNames = Set(changed)
-        for view in groups where removedNames.contains(view.config.name) || changedNames.contains(view.config.name) {
-            actions.append(.log(.notice, "reload: stopping group \(view.config.name) (\(removedNames.contains(view.config.name) ? "removed" : "changed"))"))
+        for view in groups {
+            let name = view.config.name
+            guard newByName[name] != view.config else {
+                // Unchanged: it keeps its run, its view and its counts.
+                kept[name] = view
+                continue
+            }
+            let wasRemoved = newByName[name] == nil
+            if wasRemoved { removed.append(name) } else { changed.append(name) }
+            actions.append(.log(.notice, "reload: stopping group \(name) (\(wasRemoved ? "removed" : "changed"))"))
             if view.isMeantToRun {
-                retiring[view.config.name] = view.generation
-                actions.append(.stopGroup(view.config.name, generation: view.generation))
+                retiring[name] = view.generation
+                actions.append(.stopGroup(name, generation: view.generation))
+                meantToRunCount -= view.config.services.count
             }
-            if view.isMeantToRun { meantToRunCount -= view.config.services.count }
-            for service in view.services where service.phase == .ready { readyCount -= 1 }
-            for service in view.services {
-                if case .starting = service.phase { startingCount -= 1 }
-            }
+            readyCount -= view.services.count { $0.phase == .ready }
+            startingCount -= view.services.count { if case .starting = $0.phase { true } else { false } }
         }
-        if !unchanged.isEmpty { actions.append(.log(.info, "reload: unchanged: \(unchanged.joined(separator: ", "))")) }
-        // Keep the unchanged groups' views (and their counts); the rest go with the old config.
-        let unchangedNames = Set(unchanged)
-        let kept = Dictionary(groups.filter { unchangedNames.contains($0.config.name) }.map { ($0.config.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let added = new.groups.map(\.name).filter { !running.contains($0) }
+        if !kept.isEmpty {
+            let unchanged = groups.map(\.config.name).filter { kept[$0] != nil }
+            actions.append(.log(.info, "reload: unchanged: \(unchanged.joined(separator: ", "))"))
+        }
         groups = new.groups.compactMap { kept[$0.name] }
         reindex()
         config = new
-        let addedNames = Set(added)
-        toStart = new.groups.filter { changedNames.contains($0.name) || addedNames.contains($0.name) }
+        toStart = new.groups.filter { kept[$0.name] == nil }
         var parts: [String] = []
         if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
         if !changed.isEmpty { parts.append("restarted \(changed.joined(separator: ", ")) (changed)") }

@@ -77,8 +77,6 @@ struct GroupLifecycle: Sendable {
         case serviceStarting(String)
         case serviceReady(String)
         case serviceDown(String)
-        /// Every service of the run is ready.
-        case ready
         /// The group restarts at `at`; restart `number` of `limit` in the window.
         case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
         case ended(Outcome)
@@ -181,12 +179,8 @@ struct GroupLifecycle: Sendable {
         case .serviceReady(let name):
             guard isRunning, phases[name] == .starting else { return [] }
             phases[name] = .ready
-            var actions: [Action] = [.report(.serviceReady(name))]
-            if state == .launching && phases.values.allSatisfy({ $0 == .ready }) {
-                state = .running
-                actions.append(.report(.ready))
-            }
-            return actions
+            if state == .launching && phases.values.allSatisfy({ $0 == .ready }) { state = .running }
+            return [.report(.serviceReady(name))]
 
         case .serviceFailed(let name, let now), .serviceLingering(let name, let now):
             guard let phase = phases[name], phase != .ended, phase != .stopping else { return [] }

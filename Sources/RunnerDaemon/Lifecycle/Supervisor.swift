@@ -81,7 +81,7 @@ final class Supervisor: @unchecked Sendable {
         for action in actions {
             switch action {
             case .notify(let states):
-                if states.contains(where: { $0.isStatus }) { status.sent(states.statusText) }
+                if let text = states.compactMap(\.statusText).last { status.sent(text) }
                 dependencies.notify(states)
             case .startGroup(let config, let generation):
                 let group = GroupShell(config: config, generation: generation, restartLog: restartLog)
@@ -364,14 +364,4 @@ private struct StatusThrottle {
     }
 
     mutating func refreshDone() { refreshScheduled = false }
-}
-
-extension NotifyState {
-    fileprivate var isStatus: Bool { statusText != nil }
-}
-
-extension [NotifyState] {
-    fileprivate var statusText: String {
-        compactMap(\.statusText).last ?? ""
-    }
 }

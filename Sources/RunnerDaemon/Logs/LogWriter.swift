@@ -147,6 +147,8 @@ final class LogWriter: Sendable {
         let now = ContinuousClock.now
         let (wake, accepting) = backlog.withLock { backlog -> (Bool, Bool) in
             let wasEmpty = backlog.bytes == 0
+            // The source's rate-limit window, looked up once per chunk rather than per line.
+            var window = target.isJournal ? Self.window(of: source, at: now, in: &backlog) : nil
             fill { whole in
                 var line = whole
                 var priority = stream == .stdout ? SyslogPriority.info : source.stderrPriority
@@ -161,11 +163,18 @@ final class LogWriter: Sendable {
                     backlog.terminal.append(UInt8(ascii: "\n"))
                     backlog.bytes += source.terminalPrefix.count + line.count + 1
                 case .journal:
-                    guard Self.admit(source, at: now, in: &backlog) else { return }
+                    if window != nil {
+                        window!.lines += 1
+                        if window!.lines > source.rateLimit.burst {
+                            window!.suppressed += 1
+                            return
+                        }
+                    }
                     backlog.entries.append(Entry(source: source, priority: priority, pid: pid, line: Array(line)))
                     backlog.bytes += line.count + 64
                 }
             }
+            if let window { backlog.windows[source.key] = window }
             if backlog.bytes > capacity { backlog.throttled = true }
             return (wasEmpty && backlog.bytes > 0, !backlog.throttled)
         }
@@ -185,25 +194,21 @@ final class LogWriter: Sendable {
         return (priority, UnsafeRawBufferPointer(rebasing: line[3...]))
     }
 
-    /// Whether a line of `source` fits its rate limit at `now`. When a window with suppressed
-    /// lines has ended, the count goes into the backlog first, as a line of runnerd's own.
-    private static func admit(_ source: Source, at now: ContinuousClock.Instant, in backlog: inout Backlog) -> Bool {
+    /// The rate-limit window that lines of `source` arriving at `now` count in, or nil when the
+    /// source has no limit. When a window with suppressed lines has ended, the count goes into
+    /// the backlog first, as a line of runnerd's own, and a new window starts.
+    private static func window(of source: Source, at now: ContinuousClock.Instant, in backlog: inout Backlog) -> RateWindow? {
         let limit = source.rateLimit
-        guard limit.interval > .zero else { return true }
-        var window = backlog.windows[source.key] ?? RateWindow(start: now)
-        if now - window.start >= limit.interval {
-            if window.suppressed > 0 {
-                let text = "\(source.key): suppressed \(Self.grouped(window.suppressed)) lines in the last \(DurationText.format(Self.wholeSeconds(now - window.start))) (log-rate-limit: \(limit.burst) lines per \(DurationText.format(limit.interval)))"
+        guard limit.interval > .zero else { return nil }
+        guard let window = backlog.windows[source.key], now - window.start < limit.interval else {
+            if let ended = backlog.windows[source.key], ended.suppressed > 0 {
+                let text = "\(source.key): suppressed \(Self.grouped(ended.suppressed)) lines in the last \(DurationText.format(Self.wholeSeconds(now - ended.start))) (log-rate-limit: \(limit.burst) lines per \(DurationText.format(limit.interval)))"
                 backlog.entries.append(Entry(source: source, priority: .warning, pid: Int32(getpid()), line: Array(text.utf8), fromRunnerd: true))
                 backlog.bytes += text.utf8.count + 64
             }
-            window = RateWindow(start: now)
+            return RateWindow(start: now)
         }
-        window.lines += 1
-        let admitted = window.lines <= limit.burst
-        if !admitted { window.suppressed += 1 }
-        backlog.windows[source.key] = window
-        return admitted
+        return window
     }
 
     /// `12,345`.

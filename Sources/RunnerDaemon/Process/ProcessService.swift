@@ -78,7 +78,6 @@ final class ProcessService: Sendable {
         var ready: @Sendable (ProcessService) -> Void = { _ in }
         /// A `STATUS=` the service sent through its notify socket.
         var status: @Sendable (ProcessService, String) -> Void = { _, _ in }
-        var exited: @Sendable (ProcessService, ProcessExit) -> Void = { _, _ in }
         /// Processes that left the service's process group and session were found after it
         /// exited, and are sent this signal.
         var escaped: @Sendable (ProcessService, [pid_t], Int32) -> Void = { _, _, _ in }
@@ -153,7 +152,7 @@ final class ProcessService: Sendable {
         }
         started(launch, pid: pid)
         let status = await processes.waitForExit(pid)
-        exited(launch, status: status)
+        exited(launch)
         // Whatever the process left in its process group goes with it, under the orders its
         // group's lifecycle gives; then what escaped.
         if leftBehind(processGroup: pid) { await processes.waitUntilEmpty(processGroup: pid) }
@@ -261,10 +260,9 @@ final class ProcessService: Sendable {
     }
 
     /// The process has exited: its probes, watchdog and notify socket end with it.
-    private func exited(_ launch: Launch, status: ProcessExit) {
+    private func exited(_ launch: Launch) {
         launch.monitor.stop()
         launch.endpoint?.close()
-        context.events.exited(self, status)
     }
 
     /// Whether the main process left processes in its process group. Under a standing order they

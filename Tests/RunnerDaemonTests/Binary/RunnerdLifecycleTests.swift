@@ -2,32 +2,10 @@ import Glibc
 import RunnerdTestSupport
 import Testing
 
-/// The promises made to systemd, from a real `runnerd` on a fake notify socket: the order and the
-/// timing of READY=1 and STOPPING=1 against what the services do.
+/// The promises made to systemd, from a real `runnerd` on a fake notify socket: the order of
+/// READY=1 and STOPPING=1 against what the services do.
 @Suite("runnerd's lifecycle against a fake systemd")
 struct RunnerdLifecycleTests {
-    /// Reads datagrams until one satisfies `matches`; returns everything read, each with the time
-    /// it was read.
-    private func receive(
-        _ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(20)
-    ) async throws -> [(text: String, at: ContinuousClock.Instant)] {
-        var seen: [(String, ContinuousClock.Instant)] = []
-        let deadline = Deadline(after: timeout)
-        while !deadline.hasPassed {
-            let text = try await receiver.receiveAsync(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds)))).text
-            seen.append((text, .now))
-            if matches(text) { return seen }
-        }
-        throw TestTimeout(description: "no matching datagram within \(timeout); got \(seen.map(\.0))")
-    }
-
-    private func write(_ text: String, to path: String) {
-        let fd = open(path, O_WRONLY | O_TRUNC)
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    }
-
     /// A group whose service needs 1.5 s to stop (it finishes its work on SIGTERM) and 1 s to
     /// become ready (a log-line probe). A reload that changes it must not send READY=1 before the
     /// old run has stopped and the new one is ready (it went out 1 ms after RELOADING=1). The
@@ -64,11 +42,11 @@ struct RunnerdLifecycleTests {
         let path = temporaryConfig(config(1))
         defer { unlink(path) }
         let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "PATH": "/usr/bin:/bin"])
-        _ = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        _ = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
 
-        write(config(2), to: path)
+        rewriteConfig(path, config(2))
         daemon.signal(SIGHUP)
-        let texts = try await receive(receiver) { $0.hasPrefix("READY=1") }.map(\.text)
+        let texts = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         let reloading = try #require(texts.firstIndex { $0.hasPrefix("RELOADING=1") }, "\(texts)")
         let stopped = try #require(texts.firstIndex(of: "STOPPED=1"), "\(texts)")
         let up = try #require(texts.firstIndex(of: "UP=2"), "\(texts)")
@@ -100,15 +78,14 @@ struct RunnerdLifecycleTests {
         let path = temporaryConfig("groups:\n  g:\n    services:\n" + services.joined(separator: "\n") + "\n  h:\n    services:\n      t: { command: [sleep, \"1000\"] }\n")
         defer { unlink(path) }
         let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "PATH": "/usr/bin:/bin"])
-        _ = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        _ = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
 
         daemon.signal(SIGTERM)
         var got: [String] = []
-        let stop = try await receive(receiver) { text in
+        let texts = try await receiveDatagrams(receiver) { text in
             if text.hasPrefix("GOT_SIGTERM=") { got.append(text) }
             return got.count == 4
         }
-        let texts = stop.map(\.text)
         let stopping = try #require(texts.firstIndex { $0.hasPrefix("STOPPING=1") }, "\(texts)")
         let firstSignal = try #require(texts.firstIndex { $0.hasPrefix("GOT_SIGTERM=") })
         #expect(stopping < firstSignal, "\(texts)")

@@ -5,17 +5,6 @@ import Testing
 /// Readiness, health and service watchdogs, through a real `runnerd` and a fake notify socket.
 @Suite("runnerd readiness")
 struct RunnerdReadinessTests {
-    private func receive(_ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(20)) async throws -> [String] {
-        var seen: [String] = []
-        let deadline = Deadline(after: timeout)
-        while !deadline.hasPassed {
-            let text = try await receiver.receiveAsync(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds)))).text
-            seen.append(text)
-            if matches(text) { return seen }
-        }
-        throw TestTimeout(description: "no matching datagram within \(timeout); got \(seen)")
-    }
-
     /// A loopback port nothing listens on right now.
     private func freePort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -60,7 +49,7 @@ struct RunnerdReadinessTests {
             """)
         let start = ContinuousClock.now
         let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
-        let seen = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        let seen = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         let readyAfter = ContinuousClock.now - start
         #expect(readyAfter > .milliseconds(1_000) && readyAfter < .milliseconds(2_500), "READY=1 after \(readyAfter)")
         #expect(seen.contains { $0.contains("1/2 services ready; g/web starting for") }, "\(seen)")
@@ -81,7 +70,7 @@ struct RunnerdReadinessTests {
             """)
         let start = ContinuousClock.now
         let daemon = try RunnerdProcess(["run", "--config", config], environment: ["NOTIFY_SOCKET": receiver.address])
-        let seen = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        let seen = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         #expect(ContinuousClock.now - start > .milliseconds(500))
         #expect(seen.last == "READY=1\nSTATUS=1 group, 1/1 services ready; g/notifier: warmed up")
         #expect(seen.dropLast().allSatisfy { !$0.contains("READY=1") })

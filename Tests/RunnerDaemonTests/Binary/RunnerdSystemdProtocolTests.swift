@@ -5,26 +5,6 @@ import Testing
 /// What systemd sees from a real `runnerd`, on a fake notify socket.
 @Suite("runnerd and the notify protocol")
 struct RunnerdSystemdProtocolTests {
-    /// Reads datagrams until one satisfies `matches`; returns everything read, in order.
-    private func receive(_ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(15)) async throws -> [String] {
-        var seen: [String] = []
-        let deadline = Deadline(after: timeout)
-        while !deadline.hasPassed {
-            let text = try await receiver.receiveAsync(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds))))
-                .text
-            seen.append(text)
-            if matches(text) { return seen }
-        }
-        throw TestTimeout(description: "no matching datagram within \(timeout); got \(seen)")
-    }
-
-    private func write(_ text: String, to path: String) {
-        let fd = open(path, O_WRONLY | O_TRUNC)
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    }
-
     private func pid(of service: String, in daemon: RunnerdProcess, after count: Int = 1) async throws -> pid_t {
         let lines = try await daemon.waitForLines(containing: "service \(service) started (pid ", count: count)
         let text = lines[count - 1]
@@ -40,19 +20,19 @@ struct RunnerdSystemdProtocolTests {
               removed: { services: { r: { command: [sleep, "1000"] } } }
             """)
         let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address])
-        _ = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        _ = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         let kept = try await pid(of: "k", in: daemon)
         let changed = try await pid(of: "c", in: daemon)
         let removed = try await pid(of: "r", in: daemon)
 
-        write("""
+        rewriteConfig(path, """
             groups:
               kept: { services: { k: { command: [sleep, "1000"] } } }
               changed: { services: { c: { command: [sleep, "1000"], environment: { V: "2" } } } }
               added: { services: { a: { command: [sleep, "1000"] } } }
-            """, to: path)
+            """)
         daemon.signal(SIGHUP)
-        let reload = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        let reload = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         let reloading = try #require(reload.first)
         #expect(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC="))
         #expect(reloading.hasSuffix("\nSTATUS=reloading the config"))
@@ -64,9 +44,9 @@ struct RunnerdSystemdProtocolTests {
         #expect(restarted != changed)
         _ = try await pid(of: "a", in: daemon)
 
-        write("groups:\n  kept: { services: { k: { command: [sleep, \"1000\"], stop-signal: SIGNOPE } } }\n", to: path)
+        rewriteConfig(path, "groups:\n  kept: { services: { k: { command: [sleep, \"1000\"], stop-signal: SIGNOPE } } }\n")
         daemon.signal(SIGHUP)
-        let failed = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        let failed = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         #expect(failed.first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
         let status = try #require(failed.last)
         #expect(status.hasPrefix("READY=1\nSTATUS=3 groups, 3/3 services ready; reload failed, still running the previous config: \(path):2:"))
@@ -74,7 +54,7 @@ struct RunnerdSystemdProtocolTests {
         #expect(daemon.childPIDs.contains(kept) && daemon.childPIDs.contains(restarted))
 
         daemon.signal(SIGTERM)
-        _ = try await receive(receiver) { $0.hasPrefix("STOPPING=1") }
+        _ = try await receiveDatagrams(receiver) { $0.hasPrefix("STOPPING=1") }
         #expect(try await daemon.waitForExit() == 0)
     }
 
@@ -92,20 +72,20 @@ struct RunnerdSystemdProtocolTests {
                   crasher: { command: [sh, -c, "if [ -e \(marker) ]; then exec sleep 1000; fi; touch \(marker); sleep 0.5; exit 3"] }
             """)
         let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address])
-        var all = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        var all = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         // The crash, the restart back-off in the status, and READY=1 again once both run.
-        all += try await receive(receiver) { $0.contains("group web restarting in") }
-        all += try await receive(receiver) { $0.hasPrefix("READY=1") }
+        all += try await receiveDatagrams(receiver) { $0.contains("group web restarting in") }
+        all += try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         daemon.signal(SIGHUP)
-        all += try await receive(receiver) { $0.hasPrefix("READY=1") }
+        all += try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         let valid = readFile(path)
-        write("groups: [broken\n", to: path)
+        rewriteConfig(path, "groups: [broken\n")
         daemon.signal(SIGHUP)
-        all += try await receive(receiver) { $0.hasPrefix("READY=1") }
+        all += try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         #expect(all.last?.contains("reload failed, still running the previous config: \(path):2:1: invalid YAML") == true, "\(all.last ?? "")")
-        write(valid, to: path)
+        rewriteConfig(path, valid)
         daemon.signal(SIGTERM)
-        all += try await receive(receiver) { $0.hasPrefix("STOPPING=1") }
+        all += try await receiveDatagrams(receiver) { $0.hasPrefix("STOPPING=1") }
         #expect(try await daemon.waitForExit() == 0)
 
         // Consecutive repeats are one phase: the status refreshes while a restart is pending.
@@ -182,14 +162,14 @@ struct RunnerdSystemdProtocolTests {
         let receiver = try NotifyReceiver(.path)
         let path = temporaryConfig("groups:\n  g: { services: { s: { command: [sleep, \"1000\"] } } }\n")
         let daemon = try RunnerdProcess(["run", "--config", path], environment: ["NOTIFY_SOCKET": receiver.address, "WATCHDOG_USEC": "400000"])
-        _ = try await receive(receiver) { $0 == "WATCHDOG=1" }
+        _ = try await receiveDatagrams(receiver) { $0 == "WATCHDOG=1" }
         daemon.signal(SIGSTOP)
         defer { daemon.signal(SIGCONT) }
         // Drain what was in flight, then nothing for several intervals.
         while (try? await receiver.receiveAsync(timeout: .milliseconds(50))) != nil {}
         #expect((try? await receiver.receiveAsync(timeout: .seconds(1))) == nil)
         daemon.signal(SIGCONT)
-        _ = try await receive(receiver) { $0 == "WATCHDOG=1" }
+        _ = try await receiveDatagrams(receiver) { $0 == "WATCHDOG=1" }
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
     }
@@ -204,11 +184,11 @@ struct RunnerdSystemdProtocolTests {
                   slow: { command: [python3, -c, "import signal, sys, time\\nsignal.signal(signal.SIGTERM, lambda *_: (time.sleep(2.5), sys.exit(0)))\\nprint('handling', flush=True)\\ntime.sleep(1000)"] }
             """)
         let daemon = try RunnerdProcess(["run", "--config", path, "--stop-timeout", "2s"], environment: ["NOTIFY_SOCKET": receiver.address])
-        _ = try await receive(receiver) { $0.hasPrefix("READY=1") }
+        _ = try await receiveDatagrams(receiver) { $0.hasPrefix("READY=1") }
         try await daemon.waitForLine(containing: "g/slow | handling")
         let start = ContinuousClock.now
         daemon.signal(SIGTERM)
-        let stopping = try await receive(receiver) { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }
+        let stopping = try await receiveDatagrams(receiver) { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }
         let extendedAfter = ContinuousClock.now - start
         #expect(stopping.first == "STOPPING=1\nSTATUS=stopping: received SIGTERM")
         #expect(stopping.contains("STATUS=stopping: waiting for g/slow"))

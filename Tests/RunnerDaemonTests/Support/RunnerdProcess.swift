@@ -153,6 +153,29 @@ func temporaryConfig(_ text: String) -> String {
     return path
 }
 
+/// Replaces the contents of the config file at `path` (for a reload).
+func rewriteConfig(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_TRUNC)
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+}
+
+/// Reads datagrams from a fake notify socket until one satisfies `matches` (bounded by
+/// `timeout`); returns everything read, in the order the kernel queued it.
+func receiveDatagrams(
+    _ receiver: NotifyReceiver, until matches: (String) -> Bool, timeout: Duration = .seconds(20)
+) async throws -> [String] {
+    var seen: [String] = []
+    let deadline = Deadline(after: timeout)
+    while !deadline.hasPassed {
+        let text = try await receiver.receiveAsync(timeout: .milliseconds(Int64(max(1, deadline.remainingMilliseconds)))).text
+        seen.append(text)
+        if matches(text) { return seen }
+    }
+    throw TestTimeout(description: "no matching datagram within \(timeout); got \(seen)")
+}
+
 /// The files `temporaryConfig` made. Daemons under test read them at start and on reload, so
 /// they live as long as the test process.
 private let temporaryConfigs = Mutex<[String]>([])
