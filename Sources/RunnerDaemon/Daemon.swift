@@ -17,6 +17,10 @@ public final class Daemon: Sendable {
         public static let failure: Int32 = 1
         /// Bad command-line usage.
         public static let usage: Int32 = 64
+        /// No daemon answers on the control socket (a client command).
+        public static let unavailable: Int32 = 69
+        /// The control socket refused the caller (a client command).
+        public static let notAllowed: Int32 = 77
         /// An invalid or missing config.
         public static let config: Int32 = 78
     }
@@ -33,6 +37,7 @@ public final class Daemon: Sendable {
     private let logger: Logger
     private let logTarget: LogWriter.Target
     private let stopTimeout: Duration?
+    private let controlSocket: String?
 
     /// Prepares a daemon. Nothing starts until `run()`.
     ///
@@ -46,10 +51,13 @@ public final class Daemon: Sendable {
     ///   - stopTimeout: The unit's `TimeoutStopSec`, if known: a stop that runs past 75% of it,
     ///     while still within the services' own limits, asks systemd for more time. Without it,
     ///     the daemon asks for 30 more seconds before every 30 seconds of stopping.
+    ///   - controlSocket: Where to serve the control socket; nil for the usual place
+    ///     (see ``ControlSocketPath``).
     public init(
         configPath: String, config: DaemonConfig, logger: Logger,
-        serviceOutputToJournal: Bool, stopTimeout: Duration? = nil
+        serviceOutputToJournal: Bool, stopTimeout: Duration? = nil, controlSocket: String? = nil
     ) {
+        self.controlSocket = controlSocket
         self.configPath = configPath
         self.initialConfig = config
         self.logger = logger
@@ -102,9 +110,21 @@ public final class Daemon: Sendable {
                     Result { () throws(ConfigErrors) -> DaemonConfig in try ConfigLoader.load(path: configPath) }
                 },
                 notify: { states in outbox.post(states) },
-                tagsLogLines: logTarget.isJournal
+                tagsLogLines: logTarget.isJournal,
+                unit: Self.ownUnit()
             )
         )
+        let control = ControlServer(
+            path: ControlSocketPath.forDaemon(explicit: controlSocket, environment: environment),
+            controlGroup: initialConfig.defaults.controlGroup?.gid, loop: loop, logger: logger,
+            handler: supervisor, version: RunnerdVersion.current
+        )
+        do {
+            try control.open()
+        } catch {
+            logger.warning("control socket: \(error); `runnerd status`, `restart` and `reload` cannot reach this daemon")
+        }
+        defer { control.close() }
 
         let signals = CancellationToken.signals([SIGTERM, SIGINT]) { signal in
             supervisor.post(.killRequested(signal: "\(UnixSignal(rawValue: signal))"))
@@ -156,6 +176,21 @@ public final class Daemon: Sendable {
         }
         loop.execute { tick() }
         return stop
+    }
+
+    /// The systemd unit whose cgroup runnerd runs in (`runnerd.service`, `runnerd@demo.service`),
+    /// from /proc/self/cgroup; nil outside a service unit.
+    private static func ownUnit() -> String? {
+        guard let file = fopen("/proc/self/cgroup", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard text.hasPrefix("0::") else { continue }
+            return text.dropFirst(3).split(separator: "/").last { $0.hasSuffix(".service") || $0.hasSuffix(".service\n") }
+                .map { String($0.hasSuffix("\n") ? $0.dropLast() : $0) }
+        }
+        return nil
     }
 
     /// Kills and reaps whatever is still a child of ours: processes that escaped their service's

@@ -3,7 +3,7 @@ import Yams
 /// The top level, `defaults:`, and groups.
 extension ConfigDecoder {
     static let topLevelKeys = ["defaults", "groups"]
-    static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout", "log-rate-limit"]
+    static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout", "log-rate-limit", "control-group"]
     static let groupKeys = [
         "restart", "restart-delay", "restart-delay-max", "max-restarts", "restart-window", "required",
         "group-interrupt-timeout", "services",
@@ -81,7 +81,7 @@ extension ConfigDecoder {
             hint: "write a map like { interrupt-timeout: 10s, group-interrupt-timeout: 15s }",
             misplaced: { key in
                 Self.groupKeys.contains(key) || Self.serviceKeys.contains(key)
-                    ? "defaults: holds only interrupt-timeout, group-interrupt-timeout and log-rate-limit; set \(key) on each group or service"
+                    ? "defaults: holds only interrupt-timeout, group-interrupt-timeout, log-rate-limit and control-group; set \(key) on each group or service"
                     : nil
             }
         ) else { return defaults }
@@ -94,6 +94,13 @@ extension ConfigDecoder {
         }
         if let value = fields["log-rate-limit"], let limit = decodeLogRateLimit(value) {
             defaults.logRateLimit = limit
+        }
+        if let value = fields["control-group"], let name = string(value, hint: "write a group name, e.g. runnerd-ops") {
+            if let gid = AccountLookup.groupID(name) {
+                defaults.controlGroup = DaemonConfig.ControlGroup(name: name, gid: gid)
+            } else {
+                report(value, "\(name.debugDescription) is not a group on this host; create it (groupadd \(name)) or fix the name")
+            }
         }
         return defaults
     }

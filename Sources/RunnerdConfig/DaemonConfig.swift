@@ -26,6 +26,9 @@ public struct DaemonConfig: Sendable, Equatable {
         public var groupInterruptTimeout: Duration
         /// `log-rate-limit`: each service's share of journald's budget, unless it sets its own.
         public var logRateLimit: LogRateLimit = .standard
+        /// `control-group`: the system group whose members may read the daemon's status over its
+        /// control socket (`runnerd status`); only root may act (start, stop, restart, reload).
+        public var controlGroup: ControlGroup?
 
         /// The defaults of a file without `defaults:`: 10s and 15s.
         public static let standard = Defaults(interruptTimeout: .seconds(10), groupInterruptTimeout: .seconds(15))
@@ -34,6 +37,19 @@ public struct DaemonConfig: Sendable, Equatable {
         public init(interruptTimeout: Duration, groupInterruptTimeout: Duration) {
             self.interruptTimeout = interruptTimeout
             self.groupInterruptTimeout = groupInterruptTimeout
+        }
+    }
+}
+
+extension DaemonConfig {
+    /// A system group, resolved when the config was loaded.
+    public struct ControlGroup: Sendable, Equatable {
+        public var name: String
+        public var gid: UInt32
+
+        public init(name: String, gid: UInt32) {
+            self.name = name
+            self.gid = gid
         }
     }
 }

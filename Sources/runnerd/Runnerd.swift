@@ -15,12 +15,16 @@ struct Runnerd: AsyncParsableCommand {
 
             EXIT CODES
               0   stopped on request, and every service stopped within its limits
+                  (status, start, stop, restart, reload: done)
               1   a required group failed and gave up, or a service had to be killed during a stop
-              64  bad command-line usage
+                  (start, restart, reload: a group failed)
+              64  bad command-line usage, or an unknown group
+              69  no daemon answers on the control socket
+              77  the control socket refused the caller
               78  an invalid or missing config
             """,
         version: RunnerdVersion.current,
-        subcommands: [Run.self, Check.self],
+        subcommands: [Run.self, Check.self, Status.self, Start.self, Stop.self, Restart.self, Reload.self, Logs.self],
         defaultSubcommand: Run.self
     )
 
@@ -47,6 +51,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many of runnerd's own log lines may wait for a stalled journald or standard error; later ones are dropped and counted.", valueName: "lines"))
     var logQueueCapacity = LogQueue.defaultCapacity
 
+    @Option(help: ArgumentHelp("Where to serve the control socket (default: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/runnerd/control.sock for root, $XDG_RUNTIME_DIR/runnerd/control.sock for other users).", valueName: "path"))
+    var controlSocket: String?
+
     func validate() throws {
         if logQueueCapacity < 1 {
             throw ValidationError("--log-queue-capacity: \(logQueueCapacity) is too small; give at least 1 (the default is \(LogQueue.defaultCapacity))")
@@ -71,7 +78,8 @@ struct Run: AsyncParsableCommand {
         let daemon = Daemon(
             configPath: options.config, config: config, logger: logger,
             serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream,
-            stopTimeout: stopTimeout.flatMap(DurationText.duration)
+            stopTimeout: stopTimeout.flatMap(DurationText.duration),
+            controlSocket: controlSocket
         )
         let code = await daemon.run()
         logging.flushBeforeExit()

@@ -79,6 +79,13 @@ int runnerd_become_subreaper(void);
 /// pipe2(fds, O_CLOEXEC), which Swift cannot see without _GNU_SOURCE.
 int runnerd_pipe_cloexec(int fds[2]);
 
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), which Swift cannot see without _GNU_SOURCE.
+int runnerd_accept_nonblocking(int listen_fd);
+
+/// The credentials of a connected unix socket's peer (SO_PERCRED), as the kernel took them at
+/// connect time. Returns 0, or -1 with errno.
+int runnerd_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
 /// One datagram received from a notify socket by runnerd_notify_receive.
 typedef struct {
     size_t length;                  // payload bytes stored in the buffer

@@ -45,8 +45,9 @@ struct DaemonLifecycle: Sendable {
         case reloadRequested
         /// The config file was read again and is valid.
         case configLoaded(DaemonConfig)
-        /// The config file was read again and is invalid: `message` says why (located).
-        case configInvalid(String)
+        /// The config file was read again and is invalid: `message` says why (its first located
+        /// error), `details` gives every error, for a control client that asked for the reload.
+        case configInvalid(String, details: String = "")
         /// SIGTERM, SIGINT, or another reason to stop, as the status line says it. During a stop
         /// it changes nothing.
         case stopRequested(reason: String)
@@ -58,6 +59,17 @@ struct DaemonLifecycle: Sendable {
         case extendDue
         /// The watchdog's timer fired; acknowledging it proves this machine still runs.
         case watchdogTick
+        /// A control client asks for whole groups to start, stop or restart, and waits for the outcome.
+        case groupCommand(GroupCommand)
+        /// A control client asks for a reload and waits for its outcome.
+        case controlReload(request: Int)
+        /// A control client asks what a reload would do, without doing it.
+        case planRequested(request: Int)
+        /// The config file read for a plan: valid, or invalid with every error.
+        case planConfigLoaded(request: Int, DaemonConfig)
+        case planConfigInvalid(request: Int, details: String)
+        /// The client of `request` went away; its reply is no longer wanted (what it asked for goes on).
+        case requestAbandoned(Int)
     }
 
     /// What the shell must do, in order.
@@ -71,6 +83,10 @@ struct DaemonLifecycle: Sendable {
         case killEverything
         /// Read the config file again, off the event loop, and report back.
         case loadConfig
+        /// Read the config file, off the event loop, for the plan of `request`.
+        case loadPlanConfig(request: Int)
+        /// Answer a control client's request.
+        case reply(request: Int, ControlReply)
         /// Feed ``Event/extendDue`` back at `at`.
         case scheduleExtend(at: ContinuousClock.Instant)
         /// The status line changed: render it with ``statusText(at:)`` when it may go out.
@@ -82,29 +98,39 @@ struct DaemonLifecycle: Sendable {
         case exit(Int32)
     }
 
-    private enum ServicePhase: Sendable, Equatable {
+    enum ServicePhase: Sendable, Equatable {
         case down
         case starting(since: ContinuousClock.Instant)
         case ready
     }
 
-    private struct ServiceView: Sendable {
+    struct ServiceView: Sendable {
         var name: String
         var phase: ServicePhase = .down
+        /// When its current process was spawned.
+        var since: ContinuousClock.Instant?
         /// The last `STATUS=` it sent through its notify socket.
         var status: String?
     }
 
-    private enum GroupPhase: Sendable, Equatable {
+    enum GroupPhase: Sendable, Equatable {
         case running
         case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
         case ended(GroupLifecycle.Outcome)
     }
 
-    private struct GroupView: Sendable {
+    struct GroupView: Sendable {
         var config: GroupConfig
         var generation: Int
         var phase: GroupPhase = .running
+        /// The daemon asked this run to stop (a control client's stop or restart, a reload).
+        var stopping = false
+        /// When the run's first service was spawned.
+        var since: ContinuousClock.Instant?
+        /// Restarts within the restart window, as of the last one.
+        var restarts = 0
+        /// How the last run ended.
+        var lastExit: String?
         /// In config order.
         var services: [ServiceView]
 
@@ -130,30 +156,43 @@ struct DaemonLifecycle: Sendable {
     private(set) var state: State = .starting
     private(set) var config: DaemonConfig
     /// The groups of the current config, in its order.
-    private var groups: [GroupView] = []
+    var groups: [GroupView] = []
     /// Where each generation's view is in `groups`: an event finds its group in O(1), which
     /// with a group per service keeps a stop of thousands of groups linear (a search through
     /// `groups` per event made the stop of 200 groups a third slower).
-    private var positions: [Int: Int] = [:]
+    var positions: [Int: Int] = [:]
     /// Groups of an earlier config that a reload is stopping: name → generation.
-    private var retiring: [String: Int] = [:]
+    var retiring: [String: Int] = [:]
     /// Groups a reload starts once the retiring ones have stopped.
-    private var toStart: [GroupConfig] = []
+    var toStart: [GroupConfig] = []
     /// The log line that ends the reload under way, and the groups it adds.
-    private var reloadSummary = ""
+    var reloadSummary = ""
     private var added: Set<String> = []
     private var reloadError: String?
-    private var nextGeneration = 1
+    var nextGeneration = 1
     /// Counted as states change, so that an event costs O(services of one group), not O(all).
-    private var readyCount = 0
-    private var meantToRunCount = 0
+    var readyCount = 0
+    var meantToRunCount = 0
     private var startingCount = 0
     /// A `READY=1` is owed once everything meant to run is ready.
-    private var readyOwed = true
+    var readyOwed = true
     private var stopStarted: ContinuousClock.Instant?
     private var failedRequired = false
     private var killedDuringStop: [(group: String, services: [String])] = []
     private let stopTimeout: Duration?
+    /// Groups stopped by a control client: they stay down, across reloads, until it starts them.
+    var stoppedByRequest: Set<String> = []
+    /// Groups to start again once their current run has ended (a restart, or a start during a stop).
+    var startWhenEnded: Set<String> = []
+    /// Control clients waiting for groups to reach what they asked for.
+    var waiters: [GroupWaiter] = []
+    /// Control clients waiting for the reload under way, and for the one queued after it.
+    var reloadWaiters: [Int] = []
+    var queuedReloadWaiters: [Int] = []
+    /// Group commands that arrived during a reload; they run once it is done.
+    var deferredCommands: [GroupCommand] = []
+    /// The last reload's outcome, for a client that asked for it.
+    var lastReloadSummary = ""
 
     /// - Parameters:
     ///   - config: The config loaded at start.
@@ -198,12 +237,13 @@ struct DaemonLifecycle: Sendable {
             guard case .reloading = state else { return [] }
             return apply(new, at: now)
 
-        case .configInvalid(let message):
+        case .configInvalid(let message, let details):
             guard case .reloading = state else { return [] }
             reloadError = message
             readyOwed = true
+            let answers = replyToReloadWaiters(.reloadFailed(details.isEmpty ? message : details))
             return [.log(.error, "reload: \(config.path) is invalid; keeping the running config:\n\(message)"), .statusChanged]
-                + readyIfDue(at: now)
+                + answers + readyIfDue(at: now)
 
         case .stopRequested(let reason):
             return stop(reason: reason, at: now)
@@ -231,12 +271,35 @@ struct DaemonLifecycle: Sendable {
         case .watchdogTick:
             if case .stopped = state { return [] }
             return [.pingWatchdog]
+
+        case .groupCommand(let command):
+            return handle(command, at: now)
+
+        case .controlReload(let request):
+            return controlReload(request, at: now)
+
+        case .planRequested(let request):
+            guard !isStopping else { return [.reply(request: request, .refused(.stopping))] }
+            return [.loadPlanConfig(request: request)]
+
+        case .planConfigLoaded(let request, let new):
+            return [.reply(request: request, .plan(ReloadPlan(from: config, to: new, stoppedByRequest: stoppedByRequest)))]
+
+        case .planConfigInvalid(let request, let details):
+            return [.reply(request: request, .reloadFailed(details))]
+
+        case .requestAbandoned(let request):
+            waiters.removeAll { $0.request == request }
+            reloadWaiters.removeAll { $0 == request }
+            queuedReloadWaiters.removeAll { $0 == request }
+            deferredCommands.removeAll { $0.request == request }
+            return []
         }
     }
 
     // MARK: - Groups
 
-    private mutating func startGroup(_ group: GroupConfig) -> Action {
+    mutating func startGroup(_ group: GroupConfig) -> Action {
         let generation = nextGeneration
         nextGeneration += 1
         positions[generation] = groups.count
@@ -245,12 +308,12 @@ struct DaemonLifecycle: Sendable {
         return .startGroup(group, generation: generation)
     }
 
-    private func groupIndex(_ generation: Int) -> Int? {
+    func groupIndex(_ generation: Int) -> Int? {
         positions[generation]
     }
 
     /// After `groups` was rebuilt or reordered.
-    private mutating func reindex() {
+    mutating func reindex() {
         positions = Dictionary(uniqueKeysWithValues: groups.indices.map { (groups[$0].generation, $0) })
     }
 
@@ -267,27 +330,37 @@ struct DaemonLifecycle: Sendable {
         case .serviceStarting(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.starting(since: now), group: g, service: s)
-            if case .restarting = groups[g].phase { groups[g].phase = .running }
+            groups[g].services[s].since = now
+            if case .restarting = groups[g].phase {
+                groups[g].phase = .running
+                groups[g].since = nil
+            }
+            if groups[g].since == nil { groups[g].since = now }
             readyOwed = true
             return [.statusChanged]
         case .serviceReady(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.ready, group: g, service: s)
-            return [.statusChanged] + readyIfDue(at: now)
+            return [.statusChanged] + readyIfDue(at: now) + settleWaiters()
         case .serviceDown(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.down, group: g, service: s)
             groups[g].services[s].status = nil
+            groups[g].services[s].since = nil
             return [.statusChanged] + (isStopping ? allStoppedIfDone() : [])
+        case .runEnded(let cause):
+            groups[g].lastExit = cause
+            return []
         case .restarting(let at, let number, let limit):
             groups[g].phase = .restarting(at: at, number: number, limit: limit)
-            return [.statusChanged]
+            groups[g].restarts = number
+            return [.statusChanged] + groupFailedDuringReload(g) + settleWaiters()
         case .ended(let outcome):
-            return ended(g, outcome, at: now)
+            return ended(g, outcome, at: now) + settleWaiters()
         }
     }
 
-    private mutating func setPhase(_ new: ServicePhase, group g: Int, service s: Int) {
+    mutating func setPhase(_ new: ServicePhase, group g: Int, service s: Int) {
         let old = groups[g].services[s].phase
         groups[g].services[s].phase = new
         if old == .ready { readyCount -= 1 }
@@ -300,7 +373,11 @@ struct DaemonLifecycle: Sendable {
         let group = groups[g].config
         if groups[g].isMeantToRun { meantToRunCount -= group.services.count }
         groups[g].phase = .ended(outcome)
-        var actions: [Action] = [.statusChanged]
+        groups[g].stopping = false
+        if startWhenEnded.remove(group.name) != nil, !isStopping {
+            return [.statusChanged] + restart(g)
+        }
+        var actions: [Action] = [.statusChanged] + (isStopping ? [] : groupFailedDuringReload(g))
         switch outcome {
         case .gaveUp(let reason) where group.required:
             failedRequired = true
@@ -322,7 +399,7 @@ struct DaemonLifecycle: Sendable {
 
     // MARK: - Readiness
 
-    private var isStopping: Bool {
+    var isStopping: Bool {
         switch state {
         case .stopping, .stopped: true
         default: false
@@ -331,7 +408,7 @@ struct DaemonLifecycle: Sendable {
 
     /// `READY=1` (with the status) when it is owed and everything meant to run is ready, with
     /// no reload still replacing groups.
-    private mutating func readyIfDue(at now: ContinuousClock.Instant) -> [Action] {
+    mutating func readyIfDue(at now: ContinuousClock.Instant) -> [Action] {
         guard readyOwed, !isStopping, retiring.isEmpty, toStart.isEmpty, readyCount == meantToRunCount else { return [] }
         readyOwed = false
         var actions: [Action] = [.notify([.ready, .status(statusText(at: now))])]
@@ -340,9 +417,14 @@ struct DaemonLifecycle: Sendable {
             state = .running
         case .reloading(let queued):
             state = .running
+            actions += replyToReloadWaiters(reloadError == nil ? .reloaded(lastReloadSummary) : nil)
             if queued {
                 state = .reloading(queued: false)
+                reloadWaiters = queuedReloadWaiters
+                queuedReloadWaiters = []
                 actions += beginReload(at: now)
+            } else {
+                actions += runDeferredCommands(at: now)
             }
         default:
             break
@@ -352,7 +434,7 @@ struct DaemonLifecycle: Sendable {
 
     // MARK: - Reload
 
-    private mutating func beginReload(at now: ContinuousClock.Instant) -> [Action] {
+    mutating func beginReload(at now: ContinuousClock.Instant) -> [Action] {
         reloadError = nil
         return [
             .log(.notice, "reloading \(config.path)"),
@@ -378,6 +460,18 @@ struct DaemonLifecycle: Sendable {
                 continue
             }
             let wasRemoved = newByName[name] == nil
+            startWhenEnded.remove(name)
+            if stoppedByRequest.contains(name) {
+                // Stopped by a control client: it stays down, with its new config if it has one.
+                if let changedConfig = newByName[name] {
+                    kept[name] = heldView(changedConfig)
+                    changed.append(name)
+                } else {
+                    stoppedByRequest.remove(name)
+                    removed.append(name)
+                }
+                continue
+            }
             if wasRemoved { removed.append(name) } else { changed.append(name) }
             actions.append(.log(.notice, "reload: stopping group \(name) (\(wasRemoved ? "removed" : "changed"))"))
             if view.isMeantToRun {
@@ -390,7 +484,7 @@ struct DaemonLifecycle: Sendable {
         }
         let added = new.groups.map(\.name).filter { !running.contains($0) }
         if !kept.isEmpty {
-            let unchanged = groups.map(\.config.name).filter { kept[$0] != nil }
+            let unchanged = groups.map(\.config.name).filter { kept[$0] != nil && !changed.contains($0) }
             actions.append(.log(.info, "reload: unchanged: \(unchanged.joined(separator: ", "))"))
         }
         groups = new.groups.compactMap { kept[$0.name] }
@@ -399,7 +493,10 @@ struct DaemonLifecycle: Sendable {
         toStart = new.groups.filter { kept[$0.name] == nil }
         var parts: [String] = []
         if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
-        if !changed.isEmpty { parts.append("restarted \(changed.joined(separator: ", ")) (changed)") }
+        let restarted = changed.filter { !stoppedByRequest.contains($0) }
+        let held = changed.filter { stoppedByRequest.contains($0) }
+        if !restarted.isEmpty { parts.append("restarted \(restarted.joined(separator: ", ")) (changed)") }
+        if !held.isEmpty { parts.append("changed \(held.joined(separator: ", ")) (stays stopped by request)") }
         if !removed.isEmpty { parts.append("removed \(removed.joined(separator: ", "))") }
         self.added = Set(added)
         reloadSummary = "reload: done; " + (parts.isEmpty ? "no group changed" : parts.joined(separator: "; "))
@@ -421,6 +518,7 @@ struct DaemonLifecycle: Sendable {
         }
         if !reloadSummary.isEmpty {
             actions.append(.log(.notice, reloadSummary))
+            lastReloadSummary = reloadSummary
             reloadSummary = ""
         }
         // Groups keep their config order: re-sort the views after the appended starts.
@@ -438,7 +536,7 @@ struct DaemonLifecycle: Sendable {
         (groups.map(\.config.groupInterruptTimeout).max() ?? .zero) + .seconds(5)
     }
 
-    private mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
+    mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
         switch state {
         case .stopping(let first, _):
             return [.log(.notice, "\(reason) while already stopping (\(first)); a second one kills every service")]
@@ -450,6 +548,7 @@ struct DaemonLifecycle: Sendable {
         state = .stopping(reason: reason, forced: false)
         stopStarted = now
         toStart = []
+        let answers = refuseEveryWaiter()
         // STOPPING=1 first, before any service hears of the stop.
         var actions: [Action] = [.notify([.stopping, .status("stopping: \(reason)")])]
         if !logged { actions.append(.log(.notice, "\(reason); stopping every group")) }
@@ -459,7 +558,7 @@ struct DaemonLifecycle: Sendable {
         let firstCheck = stopTimeout.map { $0 * 3 / 4 } ?? .seconds(25)
         actions.append(.scheduleExtend(at: now + firstCheck))
         actions.append(.statusChanged)
-        return actions + allStoppedIfDone()
+        return actions + answers + allStoppedIfDone()
     }
 
     /// Once every group has ended, the exit code.
@@ -524,6 +623,7 @@ struct DaemonLifecycle: Sendable {
             switch view.phase {
             case .ended(.finished): parts.append("group \(view.config.name) is down: finished")
             case .ended(.gaveUp): parts.append("group \(view.config.name) is down: gave up")
+            case .ended(.stopped) where stoppedByRequest.contains(view.config.name): parts.append("\(view.config.name): stopped by request")
             default: break
             }
         }
@@ -534,7 +634,7 @@ struct DaemonLifecycle: Sendable {
     }
 
     /// Whole seconds for status text, or whole milliseconds when under a second.
-    private static func rounded(_ duration: Duration) -> Duration {
+    static func rounded(_ duration: Duration) -> Duration {
         let (seconds, attoseconds) = duration.components
         return seconds == 0 ? .milliseconds(attoseconds / 1_000_000_000_000_000) : .seconds(seconds)
     }

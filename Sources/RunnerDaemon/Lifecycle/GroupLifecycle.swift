@@ -77,6 +77,9 @@ struct GroupLifecycle: Sendable {
         case serviceStarting(String)
         case serviceReady(String)
         case serviceDown(String)
+        /// The run ended because a service stopped on its own; `cause` says how ("service api
+        /// exited with status 3"). What follows (a restart, the end) comes next.
+        case runEnded(cause: String)
         /// The group restarts at `at`; restart `number` of `limit` in the window.
         case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
         case ended(Outcome)
@@ -293,10 +296,11 @@ struct GroupLifecycle: Sendable {
         let others = config.services.count - 1
         let stopped = others == 0 ? "" : "; stopped \(others) other service\(others == 1 ? "" : "s")"
         let failed = result.kind != .clean
+        let ending = Action.report(.runEnded(cause: cause))
         switch policy.groupStopped(failed: failed, at: now) {
         case .restart(let delay, let number, let limit):
             let line = "\(what)\(stopped); restarting in \(DurationText.format(delay)) (restart \(number) of \(limit))"
-            var actions: [Action] = []
+            var actions: [Action] = [ending]
             switch throttle.restarted(at: now, cause: cause) {
             case .log:
                 actions.append(.log(.warning, line))
@@ -312,9 +316,9 @@ struct GroupLifecycle: Sendable {
             actions.append(.scheduleRestart(at: now + delay))
             return actions
         case .finished:
-            return [.log(.notice, "\(what)\(stopped); restart \(config.restart.rawValue) leaves it down")] + end(.finished, at: now)
+            return [ending, .log(.notice, "\(what)\(stopped); restart \(config.restart.rawValue) leaves it down")] + end(.finished, at: now)
         case .giveUp(let reason):
-            return [.log(.error, "\(what)\(stopped); giving up because \(reason)")] + end(.gaveUp(reason: "\(cause), and \(reason)"), at: now)
+            return [ending, .log(.error, "\(what)\(stopped); giving up because \(reason)")] + end(.gaveUp(reason: "\(cause), and \(reason)"), at: now)
         }
     }
 

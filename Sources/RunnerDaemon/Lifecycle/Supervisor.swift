@@ -13,7 +13,7 @@ import Systemd
 /// `post(_:)` and the service callbacks, which only hop onto the loop. Nothing here blocks: the
 /// notify messages go through a non-blocking sender, log lines through the logging system's
 /// queue, and config files are read off the loop.
-final class Supervisor: @unchecked Sendable {
+final class Supervisor: ControlHandler, @unchecked Sendable {
     // @unchecked: every stored property except the immutable ones is touched only on the loop
     // thread; other threads reach this object only through `loop.execute`.
 
@@ -38,6 +38,8 @@ final class Supervisor: @unchecked Sendable {
         /// `RUNNERD_SERVICE=` (as journal fields), so that `journalctl RUNNERD_GROUP=web` finds
         /// them beside the group's output. Off on a terminal, where they would only clutter lines.
         var tagsLogLines = false
+        /// The systemd unit runnerd runs as, if any, for `runnerd logs`.
+        var unit: String?
     }
 
     let loop: EventLoop
@@ -49,6 +51,11 @@ final class Supervisor: @unchecked Sendable {
     private var status = StatusThrottle()
     private var onExit: (@Sendable (Int32) -> Void)?
     private let restartLog: RestartLogThrottle
+    /// Control clients waiting for the machine's answer, by request.
+    private var pendingReplies: [Int: (VarlinkReply) -> Void] = [:]
+    /// Control clients watching the status (`runnerd status --watch`): the groups they asked for.
+    private var watchers: [Int: (groups: [String], respond: (VarlinkReply) -> Void)] = [:]
+    private var watchUpdateScheduled = false
 
     /// - Parameter restartLog: When a group counts as flapping, and how often it is summarised then.
     init(
@@ -98,14 +105,25 @@ final class Supervisor: @unchecked Sendable {
                     let event: DaemonLifecycle.Event
                     switch load() {
                     case .success(let config): event = .configLoaded(config)
-                    case .failure(let errors): event = .configInvalid(Self.summary(errors))
+                    case .failure(let errors): event = .configInvalid(Self.summary(errors), details: "\(errors)")
                     }
                     post(event)
                 }
+            case .loadPlanConfig(let request):
+                let load = dependencies.loadConfig
+                Task { [self] in
+                    switch load() {
+                    case .success(let config): post(.planConfigLoaded(request: request, config))
+                    case .failure(let errors): post(.planConfigInvalid(request: request, details: "\(errors)"))
+                    }
+                }
+            case .reply(let request, let reply):
+                pendingReplies.removeValue(forKey: request)?(reply.varlink)
             case .scheduleExtend(let at):
                 schedule(at: at) { [self] in perform(daemon.handle(.extendDue, at: .now)) }
             case .statusChanged:
                 publishStatus()
+                updateWatchers()
             case .pingWatchdog:
                 dependencies.notify([.watchdog])
             case .log(let level, let message):
@@ -121,6 +139,64 @@ final class Supervisor: @unchecked Sendable {
     private static func summary(_ errors: ConfigErrors) -> String {
         guard let first = errors.errors.first else { return "\(errors)" }
         return "\(first)" + (errors.errors.count > 1 ? " (and \(errors.errors.count - 1) more)" : "")
+    }
+
+    // MARK: - The control socket
+
+    func handleControl(_ request: ControlInterface.Request, id: Int, respond: @escaping (VarlinkReply) -> Void) {
+        switch request {
+        case .status(let names, let watch):
+            let report = statusReport()
+            if let unknown = names.first(where: { name in !report.groups.contains { $0.name == name } }) {
+                return respond(DaemonLifecycle.ControlReply.refused(.noSuchGroup(unknown)).varlink)
+            }
+            respond(VarlinkReply(parameters: report.only(names).json, continues: watch))
+            if watch { watchers[id] = (names, respond) }
+        case .group(let kind, let names):
+            pendingReplies[id] = respond
+            perform(daemon.handle(.groupCommand(.init(request: id, kind: kind, groups: names)), at: .now))
+        case .reload(let dryRun):
+            pendingReplies[id] = respond
+            perform(daemon.handle(dryRun ? .planRequested(request: id) : .controlReload(request: id), at: .now))
+        case .getInfo, .describe:
+            // Answered by the socket itself.
+            break
+        }
+    }
+
+    func abandonControl(_ id: Int) {
+        watchers[id] = nil
+        guard pendingReplies.removeValue(forKey: id) != nil else { return }
+        perform(daemon.handle(.requestAbandoned(id), at: .now))
+    }
+
+    /// The machine's report, with each running service's pid.
+    func statusReport() -> StatusReport {
+        var report = daemon.report(at: .now)
+        report.unit = dependencies.unit
+        report.journal = dependencies.tagsLogLines
+        for g in report.groups.indices {
+            guard let shell = groups[report.groups[g].generation] else { continue }
+            for s in report.groups[g].services.indices where report.groups[g].services[s].state != "down" {
+                report.groups[g].services[s].pid = shell.service(report.groups[g].services[s].name)?.processGroup
+            }
+        }
+        return report
+    }
+
+    /// Watchers get the new status at most every 100 ms, however fast it changes, so that a
+    /// start of thousands of services costs a watcher a handful of reports, not one per service.
+    private func updateWatchers() {
+        guard !watchers.isEmpty, !watchUpdateScheduled else { return }
+        watchUpdateScheduled = true
+        loop.schedule(after: .milliseconds(100)) { [self] in
+            watchUpdateScheduled = false
+            guard !watchers.isEmpty else { return }
+            let report = statusReport()
+            for watcher in watchers.values {
+                watcher.respond(VarlinkReply(parameters: report.only(watcher.groups).json, continues: true))
+            }
+        }
     }
 
     // MARK: - A group's actions

@@ -1,0 +1,121 @@
+import ArgumentParser
+import RunnerDaemon
+import RunnerdConfig
+
+/// The option every command that talks to a running daemon takes.
+struct ControlSocketOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The daemon's control socket (default: $RUNTIME_DIRECTORY/control.sock under systemd, else /run/runnerd/control.sock, or $XDG_RUNTIME_DIR/runnerd/control.sock for other users).", valueName: "path"))
+    var controlSocket: String?
+
+    var target: ControlCommands.Target { .init(explicitPath: controlSocket) }
+}
+
+/// Completes group names by asking the running daemon (`--control-socket` on the command line
+/// is honoured).
+private let groupNameCompletion = CompletionKind.custom { words, _, prefix in
+    let explicit = words.firstIndex(of: "--control-socket").flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil }
+    return ControlCommands.groupNames(.init(explicitPath: explicit)).filter { $0.hasPrefix(prefix) }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what every group and service of the running daemon is doing.")
+
+    @Argument(help: ArgumentHelp("Only these groups.", valueName: "group"), completion: groupNameCompletion)
+    var groups: [String] = []
+    @Flag(help: "Print the daemon's JSON reply (io.runnerd.Manager.Status).")
+    var json = false
+    @Flag(help: "Print again on every change, until interrupted.")
+    var watch = false
+    @OptionGroup var socket: ControlSocketOption
+
+    func run() throws {
+        DaemonExecutors.releaseStopAndReloadSignals()
+        let code = ControlCommands.status(socket.target, groups: groups, json: json, watch: watch)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `start`, `stop` and `restart`: one shape, three verbs.
+struct GroupCommandOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The groups.", valueName: "group"), completion: groupNameCompletion)
+    var groups: [String]
+    @Option(help: ArgumentHelp("How long to wait for the outcome (e.g. 90s).", valueName: "duration"))
+    var timeout = "90s"
+    @Flag(help: "Print the daemon's JSON reply.")
+    var json = false
+    @OptionGroup var socket: ControlSocketOption
+
+    func validate() throws {
+        guard !groups.isEmpty else { throw ValidationError("name at least one group") }
+        guard DurationText.duration(timeout) != nil else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration; write e.g. 90s") }
+    }
+
+    func run(_ command: String) throws {
+        DaemonExecutors.releaseStopAndReloadSignals()
+        let code = ControlCommands.group(socket.target, command: command, groups: groups, timeout: DurationText.duration(timeout) ?? .seconds(90), json: json)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start groups stopped with `runnerd stop` (or that ended), and wait until they are ready.")
+    @OptionGroup var options: GroupCommandOptions
+    func run() throws { try options.run("start") }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop groups and wait until they have stopped.",
+        discussion: "A group stopped this way stays stopped, across reloads, until `runnerd start` or a restart of the daemon. A required group stopped this way does not stop the daemon."
+    )
+    @OptionGroup var options: GroupCommandOptions
+    func run() throws { try options.run("stop") }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restart whole groups (a group is all-or-nothing) and wait until they are ready again.")
+    @OptionGroup var options: GroupCommandOptions
+    func run() throws { try options.run("restart") }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reload the config as SIGHUP does, and wait until it runs; exits 78 when it is invalid.",
+        discussion: "The units' ExecReload= runs this, so that `systemctl reload runnerd` returns once the new config runs and fails when it is invalid."
+    )
+
+    @Flag(help: "Print what a reload would start, stop, restart or keep, and why; change nothing.")
+    var dryRun = false
+    @Option(help: ArgumentHelp("How long to wait for the outcome (e.g. 90s).", valueName: "duration"))
+    var timeout = "90s"
+    @Flag(help: "Print the daemon's JSON reply.")
+    var json = false
+    @OptionGroup var socket: ControlSocketOption
+
+    func validate() throws {
+        guard DurationText.duration(timeout) != nil else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration; write e.g. 90s") }
+    }
+
+    func run() throws {
+        DaemonExecutors.releaseStopAndReloadSignals()
+        let code = ControlCommands.reload(socket.target, dryRun: dryRun, timeout: DurationText.duration(timeout) ?? .seconds(90), json: json)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a group's or a service's journal entries (runs journalctl with the right matches).")
+
+    @Argument(help: ArgumentHelp("GROUP or GROUP/SERVICE.", valueName: "group[/service]"), completion: groupNameCompletion)
+    var selector: String
+    @Flag(name: [.short, .long], help: "Follow new entries.")
+    var follow = false
+    @Option(name: [.short, .long], help: "Show the last N entries.")
+    var lines: Int?
+    @OptionGroup var socket: ControlSocketOption
+
+    func run() throws {
+        DaemonExecutors.releaseStopAndReloadSignals()
+        throw ExitCode(ControlCommands.logs(socket.target, selector: selector, follow: follow, lines: lines))
+    }
+}
