@@ -10,54 +10,7 @@ import Testing
 struct DaemonLifecycleTests {
     private typealias Action = DaemonLifecycle.Action
 
-    /// Feeds the machine and remembers every action, with the time it was returned at.
-    private struct Driver {
-        var machine: DaemonLifecycle
-        var generations: [String: Int] = [:]
-        var log: [(at: Duration, action: Action)] = []
-
-        init(_ groups: [GroupConfig], stopTimeout: Duration? = nil) {
-            machine = DaemonLifecycle(config: Fixture.config(groups), stopTimeout: stopTimeout)
-            record(machine.start(at: Fixture.t0), at: .zero)
-        }
-
-        @discardableResult
-        mutating func send(_ event: DaemonLifecycle.Event, at offset: Duration) -> [Action] {
-            let actions = machine.handle(event, at: Fixture.at(offset))
-            record(actions, at: offset)
-            return actions
-        }
-
-        @discardableResult
-        mutating func report(_ group: String, _ report: GroupLifecycle.Report, at offset: Duration, generation: Int? = nil) -> [Action] {
-            send(.group(group, generation: generation ?? generations[group]!, report), at: offset)
-        }
-
-        /// Every service of `group` starting, then ready.
-        mutating func bringUp(_ group: String, services: [String] = ["s"], at offset: Duration) {
-            for service in services { report(group, .serviceStarting(service), at: offset) }
-            for service in services { report(group, .serviceReady(service), at: offset) }
-        }
-
-        mutating func record(_ actions: [Action], at offset: Duration) {
-            for action in actions {
-                if case .startGroup(let group, let generation) = action { generations[group.name] = generation }
-                log.append((offset, action))
-            }
-        }
-
-        /// When each notify message went out, in order.
-        var notifications: [(at: Duration, text: String)] {
-            log.compactMap { entry in
-                guard case .notify(let states) = entry.action else { return nil }
-                return (entry.at, states.map(\.description).joined(separator: "\n"))
-            }
-        }
-
-        func readyTimes(after offset: Duration = .zero) -> [Duration] {
-            notifications.filter { $0.text.hasPrefix("READY=1") && $0.at >= offset }.map(\.at)
-        }
-    }
+    private typealias Driver = DaemonDriver
 
     @Test func readyGoesOutOnceEveryServiceOfEveryGroupIsReady() {
         var driver = Driver([Fixture.group("a", services: ["x", "y"]), Fixture.group("b")])

@@ -34,6 +34,64 @@ enum Fixture {
     static let crashed = GroupLifecycle.ServiceResult(kind: .failed, description: "exited with status 3")
 }
 
+/// Feeds the machine and remembers every action, with the time it was returned at.
+struct DaemonDriver {
+    var machine: DaemonLifecycle
+    var generations: [String: Int] = [:]
+    var log: [(at: Duration, action: DaemonLifecycle.Action)] = []
+
+    init(_ groups: [GroupConfig], stopTimeout: Duration? = nil) {
+        machine = DaemonLifecycle(config: Fixture.config(groups), stopTimeout: stopTimeout)
+        record(machine.start(at: Fixture.t0), at: .zero)
+    }
+
+    @discardableResult
+    mutating func send(_ event: DaemonLifecycle.Event, at offset: Duration) -> [DaemonLifecycle.Action] {
+        let actions = machine.handle(event, at: Fixture.at(offset))
+        record(actions, at: offset)
+        return actions
+    }
+
+    @discardableResult
+    mutating func report(_ group: String, _ report: GroupLifecycle.Report, at offset: Duration, generation: Int? = nil) -> [DaemonLifecycle.Action] {
+        send(.group(group, generation: generation ?? generations[group]!, report), at: offset)
+    }
+
+    /// Every service of `group` starting, then ready.
+    mutating func bringUp(_ group: String, services: [String] = ["s"], at offset: Duration) {
+        for service in services { report(group, .serviceStarting(service), at: offset) }
+        for service in services { report(group, .serviceReady(service), at: offset) }
+    }
+
+    mutating func record(_ actions: [DaemonLifecycle.Action], at offset: Duration) {
+        for action in actions {
+            if case .startGroup(let group, let generation) = action { generations[group.name] = generation }
+            log.append((offset, action))
+        }
+    }
+
+    /// When each notify message went out, in order.
+    var notifications: [(at: Duration, text: String)] {
+        log.compactMap { entry in
+            guard case .notify(let states) = entry.action else { return nil }
+            return (entry.at, states.map(\.description).joined(separator: "\n"))
+        }
+    }
+
+    func readyTimes(after offset: Duration = .zero) -> [Duration] {
+        notifications.filter { $0.text.hasPrefix("READY=1") && $0.at >= offset }.map(\.at)
+    }
+
+    /// The replies to control clients, by request.
+    var replies: [Int: DaemonLifecycle.ControlReply] {
+        var replies: [Int: DaemonLifecycle.ControlReply] = [:]
+        for entry in log {
+            if case .reply(let request, let reply) = entry.action { replies[request] = reply }
+        }
+        return replies
+    }
+}
+
 extension Array where Element == DaemonLifecycle.Action {
     /// Only the notify messages, as their datagram lines.
     var notifications: [String] {

@@ -16,6 +16,9 @@ final class RunnerdProcess {
 
     let pid: pid_t
     let outputPath: String
+    /// The daemon's control socket: `runnerd run` gets one of its own in a fresh directory, so
+    /// that daemons of different tests never meet at the default path.
+    let controlSocket: String
     private(set) var exitCode: Int32?
 
     /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none). Its stdout
@@ -26,6 +29,14 @@ final class RunnerdProcess {
         guard fd >= 0 else { throw TestTimeout(description: "mkstemp failed") }
         outputPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(fd) }
+        var directory = Array("/tmp/runnerd-control-XXXXXX".utf8CString)
+        guard mkdtemp(&directory) != nil else { throw TestTimeout(description: "mkdtemp failed") }
+        chmod(directory, 0o755)
+        controlSocket = String(decoding: directory.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/control.sock"
+        var arguments = arguments
+        if arguments.first == "run" && !arguments.contains("--control-socket") {
+            arguments.insert(contentsOf: ["--control-socket", controlSocket], at: 1)
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -66,6 +77,8 @@ final class RunnerdProcess {
             waitpid(pid, &status, 0)
         }
         unlink(outputPath)
+        unlink(controlSocket)
+        rmdir(String(controlSocket.dropLast("/control.sock".count)))
     }
 
     /// Everything the daemon and its services printed so far.
