@@ -23,7 +23,9 @@ final class RunnerdProcess {
 
     /// Starts `runnerd ARGUMENTS` with `environment` (plus a PATH if it has none). Its stdout
     /// and stderr go to `output`; with `stdoutFD` or `stderrFD`, that stream goes there instead.
-    init(_ arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil, stderrFD: Int32? = nil) throws {
+    /// With a `launcher` (such as `setpriv --reuid=nobody`), that program runs runnerd; with
+    /// `program`, that command line runs instead of runnerd (a test's independent client).
+    init(_ arguments: [String], environment: [String: String] = [:], stdoutFD: Int32? = nil, stderrFD: Int32? = nil, launcher: [String] = [], program: [String]? = nil) throws {
         var template = Array("/tmp/runnerd-daemon-out-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw TestTimeout(description: "mkstemp failed") }
@@ -58,14 +60,15 @@ final class RunnerdProcess {
 
         var variables = environment
         if variables["PATH"] == nil { variables["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
-        let argv = ([Self.binaryPath] + arguments).map { strdup($0) } + [nil]
+        let command = program ?? (launcher + [Self.binaryPath] + arguments)
+        let argv = command.map { strdup($0) } + [nil]
         let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
         var child: pid_t = 0
-        let status = posix_spawn(&child, Self.binaryPath, &actions, &attributes, argv, envp)
+        let status = posix_spawn(&child, command[0], &actions, &attributes, argv, envp)
         guard status == 0 else { throw TestTimeout(description: "cannot start runnerd: \(String(cString: strerror(status)))") }
         pid = child
     }
@@ -79,6 +82,13 @@ final class RunnerdProcess {
         unlink(outputPath)
         unlink(controlSocket)
         rmdir(String(controlSocket.dropLast("/control.sock".count)))
+    }
+
+    /// Runs `runnerd ARGUMENTS` to its end (bounded) and returns its exit code and output.
+    static func run(_ arguments: [String], launcher: [String] = [], timeout: Duration = .seconds(30)) async throws -> (code: Int32, output: String) {
+        let process = try RunnerdProcess(arguments, launcher: launcher)
+        let code = try await process.waitForExit(timeout: timeout)
+        return (code, process.output)
     }
 
     /// Everything the daemon and its services printed so far.
