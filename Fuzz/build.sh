@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the config loader's fuzzer, .build-fuzz/release/ConfigLoaderFuzz, optimised (twice the
+# Builds a fuzzer, .build-fuzz/release/TARGET (ConfigLoaderFuzz by default, or
+# ControlRequestFuzz: Fuzz/build.sh ControlRequestFuzz), optimised (twice the
 # executions per second of a debug build) with libFuzzer and AddressSanitizer (LeakSanitizer
 # included): the Swift sources with -sanitize=fuzzer,address,
 # libyaml (Yams' CYaml) with -fsanitize=fuzzer-no-link,address so that its branches count for
@@ -10,4 +11,4 @@ cd "$(dirname "$0")"
 swift build -c release --scratch-path ../.build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld \
     -Xcc -fsanitize=fuzzer-no-link,address >&2
-echo "$(cd .. && pwd)/.build-fuzz/release/ConfigLoaderFuzz"
+echo "$(cd .. && pwd)/.build-fuzz/release/${1:-ConfigLoaderFuzz}"

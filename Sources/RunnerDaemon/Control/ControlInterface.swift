@@ -86,23 +86,30 @@ package enum ControlInterface {
         error RequestTooLarge (limit: int)
         """
 
+    /// What a client may do to whole groups.
+    package enum GroupVerb: String, Sendable, Equatable {
+        case start
+        case stop
+        case restart
+    }
+
     /// What a call asks for, once decoded and checked.
-    enum Request: Sendable, Equatable {
+    package enum Request: Sendable, Equatable {
         case getInfo
         case describe(interface: String)
         case status(groups: [String], watch: Bool)
-        case group(DaemonLifecycle.GroupCommand.Kind, [String])
+        case group(GroupVerb, [String])
         case reload(dryRun: Bool)
     }
 
     /// A decoded call: a request, or the error reply it gets instead.
-    enum Decoding: Sendable, Equatable {
+    package enum Decoding: Sendable, Equatable {
         case request(Request)
         case error(VarlinkReply)
     }
 
     /// Decodes `call` into a request, or the error reply it gets instead.
-    static func request(for call: VarlinkCall) -> Decoding {
+    package static func request(for call: VarlinkCall) -> Decoding {
         let parameters = call.parameters
         switch call.method {
         case "\(service).GetInfo":
@@ -121,7 +128,7 @@ package enum ControlInterface {
             case .failure(let problem): return .error(problem.reply)
             }
         case "\(name).Start", "\(name).Stop", "\(name).Restart":
-            let kind: DaemonLifecycle.GroupCommand.Kind = call.method.hasSuffix(".Start") ? .start : call.method.hasSuffix(".Stop") ? .stop : .restart
+            let kind: GroupVerb = call.method.hasSuffix(".Start") ? .start : call.method.hasSuffix(".Stop") ? .stop : .restart
             switch optionalNames(parameters) {
             case .success(let groups) where !groups.isEmpty: return .request(.group(kind, groups))
             case .success: return .error(InvalidGroups().reply)
@@ -184,30 +191,4 @@ package enum ControlInterface {
         error PermissionDenied ()
         error ExpectedMore ()
         """
-}
-
-extension DaemonLifecycle.ControlReply {
-    /// The reply as the interface describes it.
-    var varlink: VarlinkReply {
-        let interface = ControlInterface.name
-        switch self {
-        case .groups(let outcomes):
-            let items = outcomes.map { outcome -> JSONValue in
-                .object([("group", .string(outcome.group)), ("succeeded", .bool(outcome.succeeded)), ("message", .string(outcome.message))])
-            }
-            return VarlinkReply(parameters: .object([("groups", .array(items))]))
-        case .reloaded(let summary):
-            return VarlinkReply(parameters: .object([("applied", true), ("summary", .string(summary)), ("plan", .array([]))]))
-        case .plan(let plan):
-            return VarlinkReply(parameters: .object([("applied", false), ("summary", ""), ("plan", plan.json)]))
-        case .reloadFailed(let errors):
-            return .failure("\(interface).ConfigInvalid", [("errors", .string(errors))])
-        case .reloadGroupFailed(let message):
-            return .failure("\(interface).GroupFailed", [("message", .string(message))])
-        case .refused(.noSuchGroup(let group)):
-            return .failure("\(interface).NoSuchGroup", [("group", .string(group))])
-        case .refused(.stopping):
-            return .failure("\(interface).Stopping")
-        }
-    }
 }

@@ -14,11 +14,7 @@ import RunnerdConfig
 extension DaemonLifecycle {
     /// A control client's request about whole groups.
     struct GroupCommand: Sendable, Equatable {
-        enum Kind: String, Sendable, Equatable {
-            case start
-            case stop
-            case restart
-        }
+        typealias Kind = ControlInterface.GroupVerb
 
         /// Identifies the request, for the reply.
         var request: Int

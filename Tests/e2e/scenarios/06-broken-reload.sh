@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# 6. A broken reload: reload with an invalid config. The unit stays active, the old config keeps
-# running untouched, and the status shows the error.
+# 6. A broken reload: reload with an invalid config. `systemctl reload` fails (ExecReload= is
+# `runnerd reload`, which waits for the daemon's answer), the unit stays active, the old config
+# keeps running untouched, and the status shows the error.
 . "$(dirname "$0")/../harness/scenario.sh"
 
 start_base
@@ -12,7 +13,9 @@ pids=$(service_pids)
 cursor=$(journal_cursor)
 { base_config; echo "  broken: { restart: sometimes, services: { x: { command: [] } } }"; } | write_config runnerd
 X systemctl reload runnerd; rc=$?
-check "systemctl reload succeeds even so (rc $rc)" [ "$rc" = 0 ]
+check "systemctl reload fails (rc $rc)" [ "$rc" != 0 ]
+reload_said_where() { journal_since "$cursor" runnerd | grep -q 'the config is invalid; the running config stays'; }
+check "runnerd reload (ExecReload=) logged why" wait_until 5 reload_said_where
 status_has_error() { prop_matches runnerd StatusText 'runnerd\.yaml|[Ee]rror|[Ii]nvalid'; }
 check "the status shows the config error" wait_until 10 status_has_error
 say "StatusText: $(prop runnerd StatusText)"

@@ -1,0 +1,1 @@
+../../../Sources/RunnerDaemon/Control/VarlinkMessage.swift
