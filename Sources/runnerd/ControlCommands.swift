@@ -11,10 +11,10 @@ struct ControlSocketOption: ParsableArguments {
 }
 
 /// Completes group names by asking the running daemon (`--control-socket` on the command line
-/// is honoured).
-private let groupNameCompletion = CompletionKind.custom { words, _, prefix in
+/// is honoured). Every name is offered; the shell keeps those that match what was typed.
+private let groupNameCompletion = CompletionKind.custom { words, _, _ in
     let explicit = words.firstIndex(of: "--control-socket").flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil }
-    return ControlCommands.groupNames(.init(explicitPath: explicit)).filter { $0.hasPrefix(prefix) }
+    return ControlCommands.groupNames(.init(explicitPath: explicit))
 }
 
 struct Status: ParsableCommand {
@@ -110,7 +110,7 @@ struct Logs: ParsableCommand {
     var selector: String
     @Flag(name: [.short, .long], help: "Follow new entries.")
     var follow = false
-    @Option(name: [.short, .long], help: "Show the last N entries.")
+    @Option(name: [.customShort("n"), .long], help: "Show the last N entries.")
     var lines: Int?
     @OptionGroup var socket: ControlSocketOption
 

@@ -145,8 +145,8 @@ package enum ControlCommands {
         if follow { arguments.append("--follow") }
         if let lines { arguments += ["--lines", "\(lines)"] }
         if let service {
-            // The service's own output, and what runnerd logged about it.
-            arguments += ["_SYSTEMD_UNIT=\(unit)", "RUNNERD_GROUP=\(group)", "SYSLOG_IDENTIFIER=\(service)", "+", "_SYSTEMD_UNIT=\(unit)", "RUNNERD_SERVICE=\(group)/\(service)"]
+            // The service's own output and runnerd's lines about it both carry RUNNERD_SERVICE.
+            arguments += ["_SYSTEMD_UNIT=\(unit)", "RUNNERD_SERVICE=\(group)/\(service)"]
         } else {
             arguments += ["_SYSTEMD_UNIT=\(unit)", "RUNNERD_GROUP=\(group)"]
         }
