@@ -81,7 +81,11 @@ extension ConfigErrorCase {
         ),
         ConfigErrorCase(
             name: "an unknown key in defaults", yaml: "defaults: { restart: never }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
-            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout, group-interrupt-timeout and log-rate-limit; set restart on each group or service"]
+            expected: ["runnerd.yaml:1:13: defaults.restart: unknown key; defaults: holds only interrupt-timeout, group-interrupt-timeout, log-rate-limit and control-group; set restart on each group or service"]
+        ),
+        ConfigErrorCase(
+            name: "a control group that does not exist", yaml: "defaults: { control-group: no-such-group-here }\ngroups:\n  web: { services: { api: { command: [tool] } } }\n",
+            expected: ["runnerd.yaml:1:28: defaults.control-group: \"no-such-group-here\" is not a group on this host; create it (groupadd no-such-group-here) or fix the name"]
         ),
         // Groups.
         ConfigErrorCase(

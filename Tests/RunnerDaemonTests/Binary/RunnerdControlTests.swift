@@ -237,6 +237,15 @@ struct RunnerdControlTests {
         #expect(try await watch.waitForExit() == 1)
     }
 
+    @Test func shellCompletionOffersTheRunningDaemonsGroups() async throws {
+        let (daemon, _) = try await startDaemon()
+        // What the generated bash script runs when completing `runnerd restart <TAB>`.
+        let (code, output) = try await RunnerdProcess.run(["---completion", "restart", "--", "positional@0", "2", "0", "runnerd", "restart", "", "--control-socket", daemon.controlSocket])
+        #expect(code == 0 && output == "web\njobs\n", "\(output)")
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
     @Test func withNoDaemonTheCommandsExit69() async throws {
         let (code, output) = try await RunnerdProcess.run(["status", "--control-socket", "/tmp/runnerd-no-such-dir/control.sock"])
         #expect(code == 69, "\(output)")
