@@ -15,6 +15,6 @@ if ! dpkg-query -W -f='${Status}' supervisor 2>/dev/null | grep -q 'install ok i
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends supervisor >/dev/null
 fi
 packaging/build-release.sh --scratch-path .build-bench >&2
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 exec /usr/bin/python3 Benchmarks/control_bench.py --runnerd .build-bench/release/runnerd \
     --runnerd-before "$RUNNERD_BEFORE" --rounds "$rounds" --services "$services"

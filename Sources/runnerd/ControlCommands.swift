@@ -18,7 +18,10 @@ private let groupNameCompletion = CompletionKind.custom { words, _, _ in
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what every group and service of the running daemon is doing.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what every group and service of the running daemon is doing."
+    )
 
     @Argument(help: ArgumentHelp("Only these groups.", valueName: "group"), completion: groupNameCompletion)
     var groups: [String] = []
@@ -58,13 +61,17 @@ struct GroupCommandOptions: ParsableArguments {
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start groups stopped with `runnerd stop` (or that ended), and wait until they are ready.")
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start groups stopped with `runnerd stop` (or that ended), and wait until they are ready."
+    )
     @OptionGroup var options: GroupCommandOptions
     func run() throws { try options.run("start") }
 }
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop groups and wait until they have stopped.",
         discussion: "A group stopped this way stays stopped, across reloads, until `runnerd start` or a restart of the daemon. A required group stopped this way does not stop the daemon."
     )
@@ -73,13 +80,17 @@ struct Stop: ParsableCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restart whole groups (a group is all-or-nothing) and wait until they are ready again.")
+    static let configuration = CommandConfiguration(
+        commandName: "restart",
+        abstract: "Restart whole groups (a group is all-or-nothing) and wait until they are ready again."
+    )
     @OptionGroup var options: GroupCommandOptions
     func run() throws { try options.run("restart") }
 }
 
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reload",
         abstract: "Reload the config as SIGHUP does, and wait until it runs; exits 78 when it is invalid.",
         discussion: "The units' ExecReload= runs this, so that `systemctl reload runnerd` returns once the new config runs and fails when it is invalid."
     )
@@ -104,7 +115,10 @@ struct Reload: ParsableCommand {
 }
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a group's or a service's journal entries (runs journalctl with the right matches).")
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Show a group's or a service's journal entries (runs journalctl with the right matches)."
+    )
 
     @Argument(help: ArgumentHelp("GROUP or GROUP/SERVICE.", valueName: "group[/service]"), completion: groupNameCompletion)
     var selector: String

@@ -8,6 +8,9 @@ import RunnerdConfig
 @main
 struct Runnerd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        // Every command names itself: a name the parser must derive from the type takes a dynamic
+        // cast that scans every protocol conformance in the binary, a third of a client
+        // command's start (`runnerd status`; Benchmarks/run-control-bench.sh).
         commandName: "runnerd",
         abstract: "Keeps services running as all-or-nothing groups under systemd.",
         discussion: """
@@ -41,7 +44,10 @@ struct ConfigOption: ParsableArguments {
 }
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the configured groups in the foreground, the way systemd runs runnerd.")
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the configured groups in the foreground, the way systemd runs runnerd."
+    )
 
     @OptionGroup var options: ConfigOption
 
@@ -88,7 +94,10 @@ struct Run: AsyncParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate the config without starting anything, and summarise it.")
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the config without starting anything, and summarise it."
+    )
 
     @OptionGroup var options: ConfigOption
 

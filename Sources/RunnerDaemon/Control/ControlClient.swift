@@ -36,6 +36,8 @@ package final class ControlClient {
     private let fd: Int32
     private let path: String
     private var buffer: [UInt8] = []
+    /// Where the search for the next message's NUL resumes: bytes before it hold none.
+    private var searched = 0
 
     /// Connects to the first of `paths` where a daemon listens.
     package init(paths: [String]) throws(ControlClientError) {
@@ -96,10 +98,14 @@ package final class ControlClient {
 
     private func receive(timeout: Duration) throws(ControlClientError) -> VarlinkReply {
         let deadline = ContinuousClock.now + timeout
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            if let end = buffer.firstIndex(of: 0) {
+            if let end = buffer[searched...].firstIndex(of: 0) {
                 let message = buffer[..<end]
-                defer { buffer.removeSubrange(...end) }
+                defer {
+                    buffer.removeSubrange(...end)
+                    searched = 0
+                }
                 let reply: VarlinkReply
                 do {
                     reply = try VarlinkReply.decode(message)
@@ -121,7 +127,7 @@ package final class ControlClient {
             let ready = poll(&poller, 1, milliseconds)
             if ready < 0 && errno != EINTR { throw .badReply("poll failed: errno \(errno)") }
             guard ready > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            searched = buffer.count
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }

@@ -30,7 +30,11 @@ package enum ControlCommands {
             let colour = isatty(1) != 0
             guard watch else {
                 let reply = try client.call(call, timeout: .seconds(10))
-                print(json ? reply.text : StatusTable(try StatusReport(json: reply), colour: colour).text, terminator: json ? "\n" : "")
+                if json {
+                    writeOut(reply.bytes + [UInt8(ascii: "\n")])
+                } else {
+                    writeOut(Array(StatusTable(try StatusReport(json: reply), colour: colour).text.utf8))
+                }
                 return 0
             }
             var failure: ControlClientError?
@@ -199,6 +203,18 @@ package enum ControlCommands {
         default:
             printError("runnerd: the daemon answered \(name) \(parameters.text)")
             return 1
+        }
+    }
+
+    /// Writes all of `bytes` to standard output, unbuffered (a status of thousands of services
+    /// is hundreds of kilobytes).
+    private static func writeOut(_ bytes: [UInt8]) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            written += count
         }
     }
 

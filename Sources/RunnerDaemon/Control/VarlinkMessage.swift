@@ -71,7 +71,7 @@ package struct VarlinkCall: Sendable, Equatable {
         if case .object(let fields) = parameters, !fields.isEmpty { members.append(("parameters", parameters)) }
         if more { members.append(("more", true)) }
         if oneway { members.append(("oneway", true)) }
-        return Array(JSONValue.object(members).text.utf8) + [0]
+        return JSONValue.object(members).bytes + [0]
     }
 
     /// `interface.Method`, where the interface is dot-separated words and the method starts with
@@ -108,7 +108,7 @@ package struct VarlinkReply: Sendable, Equatable {
         var members: [(String, JSONValue)] = [("parameters", parameters)]
         if continues { members.append(("continues", true)) }
         if let error { members.append(("error", .string(error))) }
-        return Array(JSONValue.object(members).text.utf8) + [0]
+        return JSONValue.object(members).bytes + [0]
     }
 
     /// Decodes one reply (without its NUL).

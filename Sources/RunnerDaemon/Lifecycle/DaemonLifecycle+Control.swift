@@ -105,7 +105,7 @@ extension DaemonLifecycle {
     private mutating func stopByRequest(_ g: Int) -> [Action] {
         let name = groups[g].config.name
         startWhenEnded.remove(name)
-        guard stoppedByRequest.insert(name).inserted || groups[g].isMeantToRun else { return [] }
+        stoppedByRequest.insert(name)
         guard groups[g].isMeantToRun else { return [] }
         return [.log(.notice, "group \(name): stopping (requested); it stays stopped until `runnerd start \(name)`")] + askToStop(g)
     }
