@@ -38,6 +38,20 @@ struct VarlinkCodecTests {
         }
     }
 
+    @Test func aDuplicateMemberIsFoundInSmallAndLargeObjects() {
+        let many = (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        #expect(throws: Never.self) { try JSONValue.parse(Array("{\(many)}".utf8)) }
+        for duplicate in ["k3", "k39"] {
+            #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array("{\(many),\"\(duplicate)\":0}".utf8)) }
+        }
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array(#"{"a":1,"b":2,"a":3}"#.utf8)) }
+    }
+
+    @Test func escapesInsideLongerStringsDecodeInPlace() throws {
+        let value = try JSONValue.parse(Array(#"["before \"quoted\" after\\tab\u00e9\ud83d\ude00 end", "plain"]"#.utf8))
+        #expect(value == .array([.string("before \"quoted\" after\\tabé😀 end"), "plain"]))
+    }
+
     @Test func invalidUTF8AndDeepNestingAreRefused() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
         let deep = String(repeating: "[", count: JSONValue.maximumDepth + 1) + String(repeating: "]", count: JSONValue.maximumDepth + 1)
