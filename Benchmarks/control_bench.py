@@ -154,13 +154,22 @@ def memory(pid):
 
 
 def context_switches(pid):
-    total = 0
+    """Each thread's context switches so far, by thread id."""
+    counts = {}
     for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/status") as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    total += int(line.split()[1])
-    return total
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                counts[task] = sum(int(line.split()[1]) for line in f
+                                   if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+        except FileNotFoundError:
+            pass
+    return counts
+
+
+def wakeups(before, after):
+    """Switches of the threads alive at both samples (an idle pool thread that retires
+    meanwhile takes its count with it), and one for each thread that started in between."""
+    return sum(after[t] - before[t] for t in after if t in before) + sum(after[t] for t in after if t not in before)
 
 
 def idle(args, work):
@@ -176,13 +185,13 @@ def idle(args, work):
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         }
         try:
-            time.sleep(3)
+            time.sleep(5)
             before = {name: context_switches(p.pid) for name, p in daemons.items()}
             time.sleep(args.idle)
             after = {name: context_switches(p.pid) for name, p in daemons.items()}
             for name, p in daemons.items():
                 m = memory(p.pid)
-                rows.append((run, name, m["Rss"], m["Pss"], (after[name] - before[name]) / args.idle))
+                rows.append((run, name, m["Rss"], m["Pss"], wakeups(before[name], after[name]) / args.idle))
         finally:
             for p in daemons.values():
                 p.send_signal(signal.SIGTERM)
@@ -204,7 +213,7 @@ def main():
     print(f"rounds: {args.rounds} per figure, taking turns call by call; milliseconds, median (p90)\n")
     print("| services | status reply | runnerd status --json | supervisorctl status | ratio | varlink Status (a Python client) | XML-RPC getAllProcessInfo (a Python client) | ratio |")
     print("|---|---|---|---|---|---|---|---|")
-    for services in [int(n) for n in args.services.split(",")]:
+    for services in [int(n) for n in args.services.split(",") if n]:
         samples, size = round_trip(args, services, work)
         m = {name: summary(values) for name, values in samples.items()}
         cell = lambda name: f"{m[name][0]:.2f} ({m[name][1]:.2f})"

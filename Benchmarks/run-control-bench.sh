@@ -3,6 +3,7 @@
 # it: see Benchmarks/control_bench.py. Builds runnerd in release mode as the .deb ships it.
 #
 # usage: RUNNERD_BEFORE=runnerd-without-socket Benchmarks/run-control-bench.sh [rounds=21] [services=200,2000]
+#        (services "" measures only the idle cost)
 # Needs root and Debian 12 (it installs supervisor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
