@@ -16,8 +16,9 @@ protocol ControlHandler: AnyObject, Sendable {
 ///
 /// - Framing: each message is a JSON object ended by a NUL byte. Calls on one connection are
 ///   answered in order; the next is read once the last reply of the one before has gone out.
-/// - Limits: a message of at most ``maximumMessage`` bytes, at most ``maximumClients`` clients at
-///   once (one more is told so and closed), and a client with no call under way that sends
+/// - Limits: at most ``maximumMessage`` bytes of a message, or of calls sent ahead of their
+///   replies; at most ``maximumClients`` clients at once (one more is told so and closed); and a
+///   client with no call under way that sends
 ///   nothing for ``idleTimeout`` is dropped. A client that stops reading is dropped once
 ///   ``maximumPendingOutput`` bytes wait for it. Whatever a client sends, the worst it gets is an
 ///   error reply and a closed connection; the daemon is never affected.
@@ -155,11 +156,14 @@ final class ControlServer: @unchecked Sendable {
             if connection.closing { continue }
             connection.input += chunk[..<count]
             armIdleTimer(connection)
-            if connection.input.count > Self.maximumMessage, !connection.input.prefix(Self.maximumMessage + 1).contains(0) {
+            process(connection)
+            guard connections[connection.fd] === connection, !connection.closing else { return }
+            // What waits unanswered, pipelined calls included, is bounded by the one limit: a
+            // client with a watch open cannot queue up calls without end.
+            if connection.input.count > Self.maximumMessage {
                 return refuse(connection, .failure("\(ControlInterface.name).RequestTooLarge", [("limit", .number(Double(Self.maximumMessage)))]))
             }
         }
-        process(connection)
     }
 
     /// Answers the buffered calls of `connection`, one at a time.
