@@ -3,7 +3,8 @@
 # side by side in one run: for each N, the implementations take turns, one fresh process per
 # measurement, so that machine noise hits them alike. Prints a Markdown table of medians with
 # min-max, and each one's ratios to GroupRunner (elastic) and to the bare-task floor measured in
-# the same run (the issue's targets are ratios to the floor).
+# the same run (the issue's targets are ratios to the floor). Below the table, GroupRunner's time
+# ratio to the floor taken within each round, whose median shrugs off load that drifts during a run.
 #
 # usage: Benchmarks/run-runner-bench.sh [runs=7] [sizes="1000 10000 100000"]
 # A measurement that takes longer than 60 s is stopped and reported as "did not finish".
@@ -28,7 +29,7 @@ for n in $sizes; do
       if ! line=$(timeout "$limit" "$bin/$name" "$@"); then
         line="${name%Bench} timeout $n DNF 0"
       fi
-      echo "$line" | tee -a "$raw" >&2
+      echo "$line $run" | tee -a "$raw" >&2
     done
   done
 done
@@ -36,10 +37,12 @@ done
 python3 - "$raw" "$limit" <<'PY'
 import statistics, sys
 rows = {}
+rounds = {}  # (key, run) -> seconds, for the paired ratios below
 for line in open(sys.argv[1]):
-    impl, mode, n, secs, rss = line.split()
+    impl, mode, n, secs, rss, run = line.split()
     key = ("ServiceGroup" if impl.startswith("ServiceGroup") else impl, "default" if mode == "timeout" else mode, int(n))
     rows.setdefault(key, []).append((None if secs == "DNF" else float(secs), int(rss)))
+    rounds[(key, run)] = None if secs == "DNF" else float(secs)
 print("| implementation | N | runs | wall time, median (min–max) | peak RSS, median | time ÷ GroupRunner | RSS ÷ GroupRunner | time ÷ floor | RSS ÷ floor |")
 print("|---|---|---|---|---|---|---|---|---|")
 for n in sorted({k[2] for k in rows}):
@@ -61,4 +64,15 @@ for n in sorted({k[2] for k in rows}):
         ratio = lambda value, base: f"{value/base:.2f}×" if base else "–"
         print(f"| {name} | {n:,} | {len(samples)} | {t*1000:.1f} ms ({min(done)*1000:.1f}–{max(done)*1000:.1f}) | {r/1024:.1f} MiB"
               f" | {ratio(t, base_t)} | {ratio(r, base_r)} | {ratio(t, floor_t)} | {ratio(r, floor_r)} |")
+# Load from other processes drifts within a run; a ratio taken within each round (the
+# implementations ran one after another) cancels most of that drift.
+print()
+for n in sorted({k[2] for k in rows}):
+    floor_key = ("SwiftTasks", "floor", n)
+    for key in sorted((k for k in rows if k[2] == n and k[0] == "GroupRunner"), key=lambda k: k[1] != "elastic"):
+        paired = [rounds[(key, run)] / rounds[(floor_key, run)] for (k, run) in rounds
+                  if k == key and rounds[(k, run)] and rounds.get((floor_key, run))]
+        if paired:
+            print(f"GroupRunner ({key[1]}) ÷ floor at {n:,}, paired by round: median {statistics.median(paired):.2f}×"
+                  f" ({min(paired):.2f}–{max(paired):.2f}, {len(paired)} rounds)")
 PY

@@ -241,12 +241,20 @@ public final class GroupRunner: Sendable {
         // One timer per distinct interrupt duration rather than one per runner; see
         // `InterruptDeadlines`. Each runner's timeout starts right before its own stopper.
         var deadlines: [Duration: InterruptDeadlines] = [:]
+        // Most groups have a single duration, so the previous runner's is tried before hashing
+        // one per runner (see "GroupRunner: starting and stopping N runners" in BENCHMARKS.md).
+        var previous: (duration: Duration, deadlines: InterruptDeadlines)?
         for runner in runners {
             runner.interruptForGroup { runner in
-                if let shared = deadlines[runner.interruptDuration] {
+                let duration = runner.interruptDuration
+                if let previous, previous.duration == duration {
+                    previous.deadlines.start(runner)
+                } else if let shared = deadlines[duration] {
+                    previous = (duration, shared)
                     shared.start(runner)
-                } else if let fresh = registerDeadlines(runner.interruptDuration) {
-                    deadlines[runner.interruptDuration] = fresh
+                } else if let fresh = registerDeadlines(duration) {
+                    deadlines[duration] = fresh
+                    previous = (duration, fresh)
                     fresh.start(runner)
                 }
             }
@@ -306,10 +314,12 @@ private struct Completion {
     let deadlines: [InterruptDeadlines]
 
     func complete() {
-        for timer in timers { TimerQueue.shared.cancel(timer) }
-        for deadlines in deadlines { deadlines.cancel() }
+        // The waiter first: the timers left would find the group finished and do nothing, and
+        // dropping a large group's deadlines releases one reference per interrupted runner.
         continuation?.resume(returning: results)
         stream?.finish()
+        for timer in timers { TimerQueue.shared.cancel(timer) }
+        for deadlines in deadlines { deadlines.cancel() }
     }
 }
 

@@ -280,8 +280,7 @@ public final class Runner: Sendable {
         let destination = state.withLock { state -> ResultDestination? in
             guard state.phase == .running else { return nil }
             state.phase = .delivered
-            defer { state.destination = nil }
-            return state.destination
+            return state.destination.take()
         }
         destination?.send(RunResult(runnerID: id, error: TimeoutError(runnerID: id, duration: interruptDuration)))
     }
@@ -305,12 +304,15 @@ public final class Runner: Sendable {
     private func taskReturned(_ error: (any Error)?) {
         let (waiters, timer, destination) = state.withLock { state in
             state.taskFinished = true
-            let destination = state.phase == .running ? state.destination : nil
-            if state.phase == .running { state.phase = .delivered }
-            state.destination = nil
+            let running = state.phase == .running
+            if running { state.phase = .delivered }
+            // Moved out, not copied: a group's members share it, and every reference-count
+            // change on it from their threads is contended (see "GroupRunner: starting and
+            // stopping N runners" in BENCHMARKS.md).
+            let destination = state.destination.take()
             let extras = state.extras
             defer { extras?.timer = nil }
-            return (extras?.finishWaiters.removeAll() ?? [], extras?.timer, destination)
+            return (extras?.finishWaiters.removeAll() ?? [], extras?.timer, running ? destination : nil)
         }
         if let timer { TimerQueue.shared.cancel(timer) }
         for waiter in waiters { waiter.resume() }

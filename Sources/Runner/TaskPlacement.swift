@@ -29,6 +29,13 @@ public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether the elastic executor is the process's default executor too (runnerd makes it so).
+    /// A process installs its executors before its first task, so this is read once rather
+    /// than per task: comparing `globalConcurrentExecutor` retained and released the global
+    /// executor for every runner started (see "GroupRunner: starting and stopping N runners"
+    /// in BENCHMARKS.md).
+    private static let elasticIsDefault = globalConcurrentExecutor === ElasticExecutor.shared
+
     /// Starts `runner`'s task as an unstructured task in this placement.
     ///
     /// Each closure here captures the runner alone. Passing a closure in, as `start(_:)` takes
@@ -37,7 +44,7 @@ public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
     /// stopping N runners" in BENCHMARKS.md).
     func start(_ runner: Runner) {
         switch kind {
-        case .elastic where globalConcurrentExecutor !== ElasticExecutor.shared:
+        case .elastic where !Self.elasticIsDefault:
             Task(executorPreference: ElasticExecutor.shared) { await runner.runTask() }
         case .elastic, .cooperative:
             Task { await runner.runTask() }
@@ -47,7 +54,7 @@ public struct TaskPlacement: Sendable, Hashable, CustomStringConvertible {
     /// Starts `body` as an unstructured task in this placement.
     func start(_ body: sending @escaping @isolated(any) () async -> Void) {
         switch kind {
-        case .elastic where globalConcurrentExecutor !== ElasticExecutor.shared:
+        case .elastic where !Self.elasticIsDefault:
             Task(executorPreference: ElasticExecutor.shared, operation: body)
         case .elastic, .cooperative:
             // The elastic executor may be the process's default executor too (runnerd makes it
