@@ -8,7 +8,7 @@
 #          service spawned into its cgroup;
 #   stop:  the stop job's start to the unit's end (ActiveExitTimestamp to InactiveEnterTimestamp),
 #          every service stopped and its cgroup removed;
-#   idle:  context switches of all of runnerd's threads over IDLE seconds once started
+#   idle:  context switches of runnerd's threads over IDLE seconds, from 3 s after the start
 #          (both variants with WatchdogSec=0, so that only runnerd's own wake-ups count).
 #
 # usage: [E2E_DEB=build/runnerd_*.deb] Benchmarks/run-cgroup-bench.sh [runs=7] [services=200] [idle=10]
@@ -30,6 +30,8 @@ trap '"$harness/teardown.sh" >&2; rm -rf "$stage"' EXIT
 "$harness/boot.sh" --bind-ro="$stage:/e2e" >&2
 e2e_load_state
 e2e_in dpkg -i /e2e/runnerd.deb >/dev/null
+# dpkg started it with the shipped config; every run below starts it itself.
+e2e_in systemctl stop runnerd
 
 {
     echo "groups:"
@@ -39,10 +41,14 @@ e2e_in dpkg -i /e2e/runnerd.deb >/dev/null
 } | e2e_put /etc/runnerd/runnerd.yaml
 
 prop() { e2e_in systemctl show -P "$1" runnerd; }
-# switches: voluntary plus involuntary context switches of every thread of runnerd now.
-switches() {
-    e2e_in sh -c 'cat /proc/$1/task/*/status' - "$(prop MainPID)" |
-        awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }'
+# threads: "TID SWITCHES" for every thread of runnerd now (voluntary plus involuntary context
+# switches). Threads can end between two samples (the executors shrink after a start), so a
+# delta is taken over the threads present in both.
+threads() {
+    e2e_in sh -c 'for t in /proc/$1/task/*; do echo "${t##*/} $(awk "/ctxt_switches/ { s += \$2 } END { print s }" $t/status)"; done' - "$(prop MainPID)"
+}
+wakeups() { # BEFORE AFTER: the switches of the threads in both
+    awk 'NR == FNR { before[$1] = $2; next } ($1 in before) { s += $2 - before[$1] } END { print s + 0 }' "$1" "$2"
 }
 variant() { # cgroups | plain
     local delegate=yes
@@ -63,13 +69,16 @@ for run in $(seq "$runs"); do
         start_us=$(( $(prop ActiveEnterTimestampMonotonic) - $(prop ExecMainStartTimestampMonotonic) ))
         cg=$(prop ControlGroup)
         cgroups=$(e2e_in sh -c 'find "/sys/fs/cgroup$1" -mindepth 3 -name cgroup.procs | wc -l' - "$cg")
-        before=$(switches)
+        # Settle first: the executors' spare threads retire within a few seconds of the start.
+        sleep 3
+        threads >"$stage/before"
         sleep "$idle"
-        after=$(switches)
+        threads >"$stage/after"
+        switches=$(wakeups "$stage/before" "$stage/after")
         e2e_in systemctl stop runnerd
         stop_us=$(( $(prop InactiveEnterTimestampMonotonic) - $(prop ActiveExitTimestampMonotonic) ))
-        echo "$v $start_us $stop_us $(( after - before )) $cgroups" >>"$results"
-        echo "run $run $v: start $((start_us / 1000)) ms, stop $((stop_us / 1000)) ms, idle switches $(( after - before )), service cgroups $cgroups" >&2
+        echo "$v $start_us $stop_us $switches $cgroups" >>"$results"
+        echo "run $run $v: start $((start_us / 1000)) ms, stop $((stop_us / 1000)) ms, idle switches $switches, service cgroups $cgroups" >&2
     done
 done
 e2e_in rm -f /run/systemd/system/runnerd.service.d/bench.conf

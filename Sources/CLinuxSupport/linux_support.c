@@ -139,9 +139,10 @@ static int run_child(void *argument) {
     const runnerd_spawn_request *request = child->request;
     // Into the service's cgroup before anything else, while still root and before the exec, so
     // that nothing the program does happens outside it. The descriptor is the parent's (the table
-    // is still shared here); "0" moves the writer, which is this child alone. (clone3's
-    // CLONE_INTO_CGROUP would do it in the clone, but needs a stack switch glibc 2.36 does not
-    // export; the move costs little more: see BENCHMARKS.md, "Per-service cgroups".)
+    // is still shared here); "0" moves the writer, which is this child alone. Not clone3's
+    // CLONE_INTO_CGROUP: the shipped unit's RestrictNamespaces=yes makes clone3 fail with ENOSYS
+    // (systemd cannot filter its flags), and glibc 2.36 exports no clone3 that takes a stack of
+    // ours. The move's cost is in BENCHMARKS.md, "Per-service cgroups".
     if (request->cgroup_procs_fd >= 0 && write(request->cgroup_procs_fd, "0", 1) != 1)
         fail(child, RUNNERD_SPAWN_STAGE_CGROUP);
     // A table of our own first, before anything changes a descriptor: until then it is the
