@@ -65,7 +65,7 @@ public final class CgroupTree: Sendable {
         ))
     }
 
-    private static func isCgroup2(_ path: String) -> Bool {
+    static func isCgroup2(_ path: String) -> Bool {
         var info = statfs()
         return statfs(path, &info) == 0 && info.f_type == 0x6367_7270  // CGROUP2_SUPER_MAGIC
     }

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/../harness/scenario.sh"
 
 reset_unit runnerd
+cursor=$(journal_cursor)
 write_config runnerd <<YAML
 groups:
   esc:
@@ -14,7 +15,7 @@ groups:
       leaver:
         # The escapee: a subshell's child in a session of its own, with an empty environment,
         # ignoring SIGTERM (so does its sleep, which inherits the ignored disposition).
-        command: ["/bin/sh", "-c", "(env -i /usr/bin/setsid /bin/sh -c 'trap \"\" TERM; while :; do sleep 1; done' &); exec sleep 1000"]
+        command: ["/bin/sh", "-c", "(env -i /usr/bin/setsid /bin/sh -c 'trap \"\" TERM; echo escaped; while :; do sleep 1; done' &); exec sleep 1000"]
         interrupt-timeout: 2s
 YAML
 X systemctl start runnerd || { fail "systemctl start runnerd"; finish; }
@@ -25,6 +26,9 @@ find_escapee() {
     [ -n "$escapee" ]
 }
 check "the escapee runs" wait_until 10 find_escapee
+# Once it says so, it ignores SIGTERM.
+escaped() { journal_since "$cursor" runnerd leaver | grep -qx escaped; }
+check "it has set its SIGTERM aside" wait_until 10 escaped
 main=$(service_pid runnerd "sleep 1000")
 check "it left its service's session (sid $(X ps -o sid= -p "$escapee" | tr -d ' ') vs $main)" \
     [ "$(X ps -o sid= -p "$escapee" | tr -d ' ')" != "$(X ps -o sid= -p "$main" | tr -d ' ')" ]
