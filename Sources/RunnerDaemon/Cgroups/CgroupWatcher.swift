@@ -26,13 +26,24 @@ final class CgroupWatcher: @unchecked Sendable {
             loop.execute { [self] in
                 // The watch first, then the check: a change between the two still wakes us.
                 let wd = inotify_add_watch(fd, cgroup.path + "/cgroup.events", UInt32(IN_MODIFY))
-                guard wd >= 0, cgroup.isPopulated else {
+                guard cgroup.isPopulated else {
                     if wd >= 0, waits[wd] == nil { inotify_rm_watch(fd, wd) }
                     continuation.resume()
                     return
                 }
+                guard wd >= 0 else {
+                    // No watch to be had (fs.inotify.max_user_watches reached): look every 50 ms.
+                    poll(cgroup, continuation)
+                    return
+                }
                 waits[wd, default: (cgroup, [])].waiters.append(continuation)
             }
+        }
+    }
+
+    private func poll(_ cgroup: ServiceCgroup, _ continuation: CheckedContinuation<Void, Never>) {
+        loop.schedule(after: .milliseconds(50)) { [self] in
+            if cgroup.isPopulated { poll(cgroup, continuation) } else { continuation.resume() }
         }
     }
 

@@ -80,8 +80,7 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
             let hint = errno == EPERM ? "runnerd must run as root to switch users" : "check user and group"
             return "cannot switch to \(subject): \(reason); \(hint)"
         case "cgroup":
-            let hint = errno == EAGAIN ? "its tasks-max is reached" : "its cgroup is gone or full; check the journal for cgroup errors"
-            return "cannot move the process into its cgroup: \(reason); \(hint)"
+            return "cannot move the process into its cgroup: \(reason); check runnerd's log for cgroup errors"
         case "fork":
             return "cannot create a process: \(reason); the system is out of processes or memory"
         default:
