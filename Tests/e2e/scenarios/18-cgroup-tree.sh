@@ -4,6 +4,8 @@
 # tree by the services' names. A group's restart replaces its services' cgroups, and a stop
 # leaves nothing behind.
 . "$(dirname "$0")/../harness/scenario.sh"
+# Scenario 16 removes the package: put it back when 16 ran before this one.
+X dpkg -s runnerd >/dev/null 2>&1 || X dpkg -i /e2e/runnerd.deb >/dev/null || { fail "reinstall runnerd"; finish; }
 
 cursor=$(journal_cursor)
 start_base

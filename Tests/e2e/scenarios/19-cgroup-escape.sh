@@ -5,6 +5,8 @@
 # service stops, sends it the stop signal, and after the service's interrupt-timeout kills it with
 # cgroup.kill, before the daemon exits: systemd finds nothing left to kill.
 . "$(dirname "$0")/../harness/scenario.sh"
+# Scenario 16 removes the package: put it back when 16 ran before this one.
+X dpkg -s runnerd >/dev/null 2>&1 || X dpkg -i /e2e/runnerd.deb >/dev/null || { fail "reinstall runnerd"; finish; }
 
 reset_unit runnerd
 cursor=$(journal_cursor)

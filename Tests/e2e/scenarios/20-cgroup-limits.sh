@@ -5,6 +5,8 @@
 # v1, which leaves the container's v2 tree without them), the unit refuses the config with 78,
 # naming the limit, and the rest of the scenario cannot apply (SKIP).
 . "$(dirname "$0")/../harness/scenario.sh"
+# Scenario 16 removes the package: put it back when 16 ran before this one.
+X dpkg -s runnerd >/dev/null 2>&1 || X dpkg -i /e2e/runnerd.deb >/dev/null || { fail "reinstall runnerd"; finish; }
 
 limits_config() {
     cat <<YAML
