@@ -165,6 +165,13 @@ public final class CgroupTree: Sendable {
         state.withLock { $0.live }
     }
 
+    /// What a group's services have used together: `memory.current` of the group's cgroup (its
+    /// running services), and `cpu.stat`'s `usage_usec`, which keeps the CPU time of the runs that
+    /// ended too, since the group's cgroup was made. Nil figures where the group has no cgroup (yet).
+    public func accounting(group: String) -> CgroupAccounting {
+        ServiceCgroup.accounting(at: path + "/" + group)
+    }
+
     /// Removes every empty cgroup below runnerd's own, except its leaf: at the daemon's exit, and
     /// at its start what a killed daemon left.
     public func removeEmpty() {

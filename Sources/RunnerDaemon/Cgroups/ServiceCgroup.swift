@@ -64,6 +64,11 @@ public final class ServiceCgroup: Sendable {
 
     /// What the service has used so far in this run.
     public var accounting: CgroupAccounting {
+        Self.accounting(at: path)
+    }
+
+    /// `memory.current` and `cpu.stat`'s `usage_usec` of the cgroup at `path`.
+    static func accounting(at path: String) -> CgroupAccounting {
         let memory = CgroupFile.read(path + "/memory.current").flatMap { UInt64($0.split(separator: "\n").first ?? "") }
         let usage = CgroupFile.read(path + "/cpu.stat").flatMap { CgroupFile.value("usage_usec", in: $0) }
         return CgroupAccounting(memoryBytes: memory, cpuUsage: usage.map { .microseconds(Int64(clamping: $0)) })
