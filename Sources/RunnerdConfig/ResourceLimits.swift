@@ -7,6 +7,7 @@
 public struct ResourceLimits: Sendable, Equatable {
     /// A byte count or a task count, or no limit.
     public enum Amount: Sendable, Equatable, CustomStringConvertible {
+        /// This many bytes, or tasks.
         case value(UInt64)
         /// `infinity`: no limit (`max` in the cgroup file).
         case infinity
@@ -53,8 +54,11 @@ public struct ResourceLimits: Sendable, Equatable {
     /// Where a limit is written: the key path (`groups.web.services.api.memory-max`) and its
     /// 1-based line and column.
     public struct Origin: Sendable, Equatable {
+        /// E.g. `groups.web.services.api.memory-max`.
         public var keyPath: String
+        /// The 1-based line of the key.
         public var line: Int
+        /// The 1-based column of the key.
         public var column: Int
 
         /// A place in the config file.

@@ -34,7 +34,9 @@ public final class CgroupTree: Sendable {
 
     /// Why runnerd has no delegated cgroup, or the cgroup.
     public enum Detection: Sendable {
+        /// systemd delegated runnerd's cgroup to it: the tree to run services in.
         case delegated(CgroupTree)
+        /// No delegated cgroup, and why (for the log); services then run on the process-group path.
         case unavailable(reason: String)
     }
 
