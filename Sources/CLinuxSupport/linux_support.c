@@ -138,6 +138,14 @@ static void __attribute__((noreturn)) fail(struct spawn_child *child, int stage)
 static int run_child(void *argument) {
     struct spawn_child *child = argument;
     const runnerd_spawn_request *request = child->request;
+    // Into the service's cgroup before anything else, while still root and before the exec, so
+    // that nothing the program does happens outside it. The descriptor is the parent's (the table
+    // is still shared here); "0" moves the writer, which is this child alone. Not clone3's
+    // CLONE_INTO_CGROUP: the shipped unit's RestrictNamespaces=yes makes clone3 fail with ENOSYS
+    // (systemd cannot filter its flags), and glibc 2.36 exports no clone3 that takes a stack of
+    // ours. The move's cost is in BENCHMARKS.md, "Per-service cgroups".
+    if (request->cgroup_procs_fd >= 0 && write(request->cgroup_procs_fd, "0", 1) != 1)
+        fail(child, RUNNERD_SPAWN_STAGE_CGROUP);
     // A table of our own first, before anything changes a descriptor: until then it is the
     // parent's. Only the slots and what lies below them come along (see spawn_lanes).
     if (syscall(SYS_close_range, (unsigned)highest_slot + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0)

@@ -65,6 +65,17 @@ public final class Daemon: Sendable {
         self.stopTimeout = stopTimeout
     }
 
+    /// Why `config` cannot run here, if it cannot: a config with resource limits needs a
+    /// delegated cgroup (the shipped unit's `Delegate=yes`) whose controllers cover them, so that
+    /// a limit is never silently absent. The first such limit, as a located error. Reads a few
+    /// files; changes nothing.
+    public static func cgroupProblem(with config: DaemonConfig) -> ConfigError? {
+        switch CgroupTree.detect() {
+        case .delegated(let tree): tree.problem(with: config)
+        case .unavailable: CgroupTree.refusal(of: config)
+        }
+    }
+
     /// Runs until SIGTERM or SIGINT, or until a required group stops for good, and returns the
     /// exit code. A second SIGTERM or SIGINT during the stop kills every service at once.
     ///
@@ -86,6 +97,12 @@ public final class Daemon: Sendable {
         let logger = self.logger
         let loop = EventLoop(name: "runnerd-loop")
         let processes = ProcessTable(loop: loop, reapsEveryChild: true)
+        let cgroups = adoptCgroup(loop: loop)
+        if cgroups == nil, let refusal = CgroupTree.refusal(of: initialConfig) {
+            logger.critical("\(refusal)")
+            return Self.Exit.config
+        }
+        defer { cgroups?.tree.removeEmpty() }
         let router = OutputRouter(loop: loop, writer: LogWriter(target: logTarget))
         let environment = ProcessEnvironment.current().variables
         let relay = NotifyRelay(loop: loop, directory: NotifyRelay.parentDirectory(environment: environment), logger: logger)
@@ -93,7 +110,7 @@ public final class Daemon: Sendable {
         let context = ProcessService.Context(
             processes: processes, router: router, relay: relay,
             baseEnvironment: ChildEnvironment(ProcessEnvironment.forChildren().entries),
-            events: ProcessService.Events()
+            events: ProcessService.Events(), cgroups: cgroups
         )
         // READY=1, STATUS= and the rest go to systemd's NOTIFY_SOCKET without ever waiting for it.
         let outbox = NotifyOutbox(environment: environment, loop: loop, logger: logger)
@@ -107,7 +124,12 @@ public final class Daemon: Sendable {
                     return ProcessService(group: group, config: service, context: context)
                 },
                 loadConfig: {
-                    Result { () throws(ConfigErrors) -> DaemonConfig in try ConfigLoader.load(path: configPath) }
+                    Result { () throws(ConfigErrors) -> DaemonConfig in
+                        let config = try ConfigLoader.load(path: configPath)
+                        let problem = cgroups.map { $0.tree.problem(with: config) } ?? CgroupTree.refusal(of: config)
+                        if let problem { throw ConfigErrors([problem]) }
+                        return config
+                    }
                 },
                 notify: { states in outbox.post(states) },
                 tagsLogLines: logTarget.isJournal,
@@ -144,6 +166,23 @@ public final class Daemon: Sendable {
         _ = await outbox.flush(timeout: .seconds(1))
         killOrphans()
         return code
+    }
+
+    /// runnerd's delegated cgroup, with this process moved into its own leaf, and the watcher of
+    /// its services' cgroups; nil outside a delegated cgroup, or when the move fails (logged),
+    /// and services are then tracked by process group and `RUNNERD_SERVICE`.
+    private func adoptCgroup(loop: EventLoop) -> (tree: CgroupTree, watcher: CgroupWatcher)? {
+        guard case .delegated(let tree) = CgroupTree.detect() else { return nil }
+        if let problem = tree.adopt() {
+            logger.error("\(problem); services run without cgroups of their own")
+            return nil
+        }
+        guard let watcher = CgroupWatcher(loop: loop) else {
+            logger.error("cannot watch cgroups (inotify: errno \(errno)); services run without cgroups of their own")
+            return nil
+        }
+        logger.info("one cgroup per service under \(tree.cgroupPath)")
+        return (tree, watcher)
     }
 
     /// Pings systemd's watchdog at half its timeout, only once the lifecycle machines have

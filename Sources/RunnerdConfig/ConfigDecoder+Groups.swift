@@ -7,11 +7,11 @@ extension ConfigDecoder {
     static let groupKeys = [
         "restart", "restart-delay", "restart-delay-max", "max-restarts", "restart-window", "required",
         "group-interrupt-timeout", "services",
-    ]
+    ] + ResourceLimits.keys
     static let serviceKeys = [
         "command", "environment", "environment-files", "working-directory", "user", "group", "stop-signal",
         "interrupt-timeout", "ready", "health", "watchdog", "stderr-priority", "level-prefix", "log-rate-limit",
-    ]
+    ] + ResourceLimits.keys
 
     /// The group defaults that the file does not set (see `ConfigLoader`).
     static let defaultRestart = RestartMode.onFailure
@@ -164,8 +164,12 @@ extension ConfigDecoder {
             if case .mapping(let mapping) = value.value, mapping.isEmpty {
                 report(value.value.mark ?? value.keyMark, value.path, "has no services; add at least one service with its command")
             }
+            // The group's limits are the defaults of its services.
+            let groupLimits = decodeLimits(fields)
             for serviceEntry in entries {
-                group.services.append(decodeService(serviceEntry, defaults: defaults, group: entry.path))
+                var service = decodeService(serviceEntry, defaults: defaults, group: entry.path)
+                service.limits = service.limits.overriding(groupLimits)
+                group.services.append(service)
             }
         } else {
             report(entry.keyMark, fields.path("services"), "is missing; add services: with at least one service")

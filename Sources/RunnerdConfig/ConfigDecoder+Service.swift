@@ -66,6 +66,7 @@ extension ConfigDecoder {
         if let value = fields["log-rate-limit"], let limit = decodeLogRateLimit(value) {
             service.logRateLimit = limit
         }
+        service.limits = decodeLimits(fields)
         var readyFailed = false
         if let value = fields["ready"] {
             let errorsBefore = errors.count

@@ -141,6 +141,8 @@ public struct ServiceConfig: Sendable, Equatable {
     /// `log-rate-limit`: how many lines it may send to the journal in a window; past that they
     /// are dropped and counted.
     public var logRateLimit: LogRateLimit = .standard
+    /// Its resource limits, its group's where it sets none of its own (see ``ResourceLimits``).
+    public var limits = ResourceLimits()
 
     /// A service as given; nothing is validated.
     public init(

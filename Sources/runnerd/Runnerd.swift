@@ -81,6 +81,12 @@ struct Run: AsyncParsableCommand {
             logging.flushBeforeExit()
             throw ExitCode(Daemon.Exit.config)
         }
+        if let problem = Daemon.cgroupProblem(with: config) {
+            printError("\(problem)")
+            logger.critical("config \(options.config) has limits runnerd cannot apply here; nothing started")
+            logging.flushBeforeExit()
+            throw ExitCode(Daemon.Exit.config)
+        }
         let daemon = Daemon(
             configPath: options.config, config: config, logger: logger,
             serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream,
@@ -107,6 +113,11 @@ struct Check: ParsableCommand {
         do {
             let config = try ConfigLoader.load(path: options.config)
             print(ConfigSummary(config))
+            // Limits are the unit's business: checked here, where runnerd usually has no
+            // delegated cgroup, they only warn.
+            if let problem = Daemon.cgroupProblem(with: config) {
+                printError("warning: \(problem) (runnerd run refuses this config here)")
+            }
         } catch {
             printError("\(error)")
             throw ExitCode(Daemon.Exit.config)

@@ -122,7 +122,7 @@ extension ConfigErrorCase {
         ),
         .group(
             "an unknown group key", ["colour: blue"],
-            ["runnerd.yaml:6:5: groups.web.colour: unknown key; valid keys here are restart, restart-delay, restart-delay-max, max-restarts, restart-window, required, group-interrupt-timeout and services"]
+            ["runnerd.yaml:6:5: groups.web.colour: unknown key; valid keys here are restart, restart-delay, restart-delay-max, max-restarts, restart-window, required, group-interrupt-timeout, services, memory-max, memory-high, cpu-weight, cpu-max, tasks-max and io-weight"]
         ),
         .group(
             "an unknown restart mode", ["restart: on_failure"],

@@ -2,17 +2,21 @@
 #define RUNNERD_LINUX_SUPPORT_H
 
 // The Linux interfaces runnerd needs that Swift's Glibc module does not show: fork and exec done
-// safely for a multithreaded parent, epoll, eventfd, pipe2, and receiving SCM_CREDENTIALS and
+// safely for a multithreaded parent, epoll, eventfd, pipe2, statfs and getxattr, and receiving SCM_CREDENTIALS and
 // SCM_RIGHTS with the CMSG macros.
 #include <sys/types.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+// For the cgroup tree: statfs (is /sys/fs/cgroup cgroup v2?) and getxattr (did systemd delegate it?).
+#include <sys/vfs.h>
+#include <sys/xattr.h>
 
 /// What runnerd_spawn does in the child, in order. Each step that fails reports its stage and
 /// errno to the parent and ends the child with status 127; the parent turns that into a message.
 typedef enum {
     RUNNERD_SPAWN_STAGE_NONE = 0,
+    RUNNERD_SPAWN_STAGE_CGROUP = 10,       // first: the child joins its service's cgroup
     RUNNERD_SPAWN_STAGE_FORK = 1,
     RUNNERD_SPAWN_STAGE_SESSION = 2,
     RUNNERD_SPAWN_STAGE_STDIO = 4,
@@ -37,6 +41,7 @@ typedef struct {
     int stdout_fd;                  // becomes the child's fd 1
     int stderr_fd;                  // becomes the child's fd 2
     int death_signal;               // PR_SET_PDEATHSIG; 0 for none
+    int cgroup_procs_fd;            // the service cgroup's cgroup.procs, open for writing; -1 for none
 } runnerd_spawn_request;
 
 typedef struct {
@@ -45,7 +50,7 @@ typedef struct {
     int error;                      // errno of the failed stage
 } runnerd_spawn_result;
 
-/// Starts a child in a new session (so it leads its own process group) with stdin on /dev/null,
+/// Starts a child (in the cgroup whose cgroup.procs is request->cgroup_procs_fd, if not -1) in a new session (so it leads its own process group) with stdin on /dev/null,
 /// all signals unblocked and at their default dispositions, and then execs the request's program.
 /// The child gets its stdin, stdout and stderr and no other descriptor.
 /// Returns 0 once the exec has succeeded, or -1 with result->stage and result->error set; a child

@@ -189,7 +189,7 @@ extension DaemonLifecycle {
             return GroupOutcome(group: name, succeeded: true, message: "finished: \(view.lastExit ?? "every service exited")")
         case (_, .ended(.gaveUp(let reason))):
             return GroupOutcome(group: name, succeeded: false, message: "gave up: \(reason)")
-        case (_, .restarting(_, let number, let limit)):
+        case (_, .restarting(_, let number, let limit, _)):
             let cause = view.lastExit ?? "a service stopped"
             return GroupOutcome(group: name, succeeded: false, message: "\(cause); restarting (restart \(number) of \(limit))")
         case (_, .running):
@@ -245,7 +245,7 @@ extension DaemonLifecycle {
         let view = groups[g]
         let what: String
         switch view.phase {
-        case .restarting(_, let number, let limit): what = "\(view.lastExit ?? "a service stopped"); restarting (restart \(number) of \(limit))"
+        case .restarting(_, let number, let limit, _): what = "\(view.lastExit ?? "a service stopped"); restarting (restart \(number) of \(limit))"
         case .ended(.gaveUp(let reason)): what = "gave up: \(reason)"
         default: return []
         }
@@ -274,7 +274,7 @@ extension DaemonLifecycle {
                 stoppedByRequest: stoppedByRequest.contains(view.config.name)
             )
             group.generation = view.generation
-            if case .restarting(let at, _, _) = view.phase { group.nextRestartIn = at > now ? at - now : .zero }
+            if case .restarting(let at, _, _, _) = view.phase { group.nextRestartIn = at > now ? at - now : .zero }
             group.services = zip(view.services, view.config.services).map { service, config in
                 StatusReport.Service(
                     name: service.name, state: Self.serviceState(service.phase), readiness: config.ready?.kindName ?? "none",

@@ -115,7 +115,7 @@ struct DaemonLifecycle: Sendable {
 
     enum GroupPhase: Sendable, Equatable {
         case running
-        case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
+        case restarting(at: ContinuousClock.Instant, number: Int, limit: Int, cause: String?)
         case ended(GroupLifecycle.Outcome)
     }
 
@@ -351,8 +351,8 @@ struct DaemonLifecycle: Sendable {
         case .runEnded(let cause):
             groups[g].lastExit = cause
             return []
-        case .restarting(let at, let number, let limit):
-            groups[g].phase = .restarting(at: at, number: number, limit: limit)
+        case .restarting(let at, let number, let limit, let cause):
+            groups[g].phase = .restarting(at: at, number: number, limit: limit, cause: cause)
             groups[g].restarts = number
             return [.statusChanged] + groupFailedDuringReload(g) + settleWaiters()
         case .ended(let outcome):
@@ -614,9 +614,10 @@ struct DaemonLifecycle: Sendable {
             }
         }
         for view in groups.sorted(by: { $0.config.name < $1.config.name }) {
-            if case .restarting(let at, let number, let limit) = view.phase {
+            if case .restarting(let at, let number, let limit, let cause) = view.phase {
                 let wait = at > now ? Self.rounded(at - now) : .zero
-                parts.append("group \(view.config.name) restarting in \(DurationText.format(wait)) (restart \(number) of \(limit))")
+                // The cause too, so that `systemctl status` says why (an OOM kill, a crash).
+                parts.append("group \(view.config.name) restarting in \(DurationText.format(wait)) (restart \(number) of \(limit))" + (cause.map { ": \($0)" } ?? ""))
             }
         }
         for view in groups.sorted(by: { $0.config.name < $1.config.name }) {

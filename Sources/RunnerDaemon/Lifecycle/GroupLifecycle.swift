@@ -80,8 +80,9 @@ struct GroupLifecycle: Sendable {
         /// The run ended because a service stopped on its own; `cause` says how ("service api
         /// exited with status 3"). What follows (a restart, the end) comes next.
         case runEnded(cause: String)
-        /// The group restarts at `at`; restart `number` of `limit` in the window.
-        case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
+        /// The group restarts at `at`; restart `number` of `limit` in the window, because of
+        /// `cause` (`service api exited with status 3`).
+        case restarting(at: ContinuousClock.Instant, number: Int, limit: Int, cause: String? = nil)
         case ended(Outcome)
     }
 
@@ -312,7 +313,7 @@ struct GroupLifecycle: Sendable {
                 break
             }
             state = .backingOff(until: now + delay)
-            actions.append(.report(.restarting(at: now + delay, number: number, limit: limit)))
+            actions.append(.report(.restarting(at: now + delay, number: number, limit: limit, cause: cause)))
             actions.append(.scheduleRestart(at: now + delay))
             return actions
         case .finished:

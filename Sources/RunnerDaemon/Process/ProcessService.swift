@@ -20,6 +20,13 @@ import RunnerdConfig
 /// so that when the service's process group has emptied, its escaped processes are found through
 /// `/proc` and stopped too, under the same orders. One that also replaced its environment is only
 /// killed when runnerd exits.
+///
+/// In a delegated cgroup (`Context.cgroups`) none of that guesswork is needed: each run gets a
+/// cgroup of its own (``ServiceCgroup``) that the child is spawned into, and that nothing it
+/// starts can leave. What is left of the service is then what is in its cgroup, wherever its
+/// process group, session or environment; the stop signal goes to each of those processes,
+/// SIGKILL is one write to `cgroup.kill`, the run ends when the cgroup is empty, and an OOM kill
+/// in it (`memory.events`) is the run's failure.
 final class ProcessService: Sendable {
     /// The variable that marks a service's processes, so that those that leave its process group
     /// and session can still be found: `RUNNERD_SERVICE=group/service`.
@@ -47,6 +54,8 @@ final class ProcessService: Sendable {
         var failure: ServiceFailure?
         /// Escaped processes being stopped, which `kill()` kills too.
         var escaped: [pid_t] = []
+        /// The run's cgroup, from before the spawn until the run is over.
+        var cgroup: ServiceCgroup?
     }
 
     private enum Order {
@@ -70,6 +79,9 @@ final class ProcessService: Sendable {
         /// The daemon's environment, scrubbed of what belongs to its own service manager.
         var baseEnvironment: ChildEnvironment
         var events: Events
+        /// runnerd's delegated cgroup and the watcher of its services' cgroups; nil outside one,
+        /// where services are tracked by process group and `RUNNERD_SERVICE`.
+        var cgroups: (tree: CgroupTree, watcher: CgroupWatcher)?
     }
 
     /// What the daemon hears from a service as it goes.
@@ -105,6 +117,9 @@ final class ProcessService: Sendable {
     /// Whether the service had to be killed.
     var wasKilled: Bool { state.withLock { $0.killed } }
 
+    /// The cgroup of the run in progress, if the service runs in one: its path and accounting.
+    var cgroup: ServiceCgroup? { state.withLock { $0.cgroup } }
+
     /// The stopper: asks the whole process group to stop with the configured signal.
     func stop() {
         let target = state.withLock { state -> pid_t? in
@@ -118,24 +133,26 @@ final class ProcessService: Sendable {
     /// Sends the stop signal to whatever is left of the service: its process group and the
     /// escaped processes being stopped. Escaped processes found later get it too.
     func signalRemaining() {
-        let (target, escaped, signal) = state.withLock { state -> (pid_t?, [pid_t], Int32) in
+        let (target, escaped, signal, cgroup) = state.withLock { state -> (pid_t?, [pid_t], Int32, ServiceCgroup?) in
             if state.order == .none { state.order = .stop }
-            return (state.processGroup, state.escaped, state.order == .kill ? SIGKILL : config.stopSignal)
+            return (state.processGroup, state.escaped, state.order == .kill ? SIGKILL : config.stopSignal, state.cgroup)
         }
+        if let cgroup { return cgroup.signalAll(signal) }
         if let target { Glibc.kill(-target, signal) }
         for pid in escaped { Self.signal(escaped: pid, signal) }
     }
 
     /// Sends SIGKILL to the whole process group and to the escaped processes being stopped;
-    /// escaped processes found later get it too. After a stop request, the service then counts
-    /// as killed.
+    /// escaped processes found later get it too. In a cgroup, `cgroup.kill` instead: everything
+    /// in it, escaped or not. After a stop request, the service then counts as killed.
     func kill() {
-        let (target, escaped) = state.withLock { state -> (pid_t?, [pid_t]) in
+        let (target, escaped, cgroup) = state.withLock { state -> (pid_t?, [pid_t], ServiceCgroup?) in
             state.order = .kill
-            guard state.processGroup != nil else { return (nil, []) }
+            guard state.processGroup != nil else { return (nil, [], nil) }
             if state.stopRequested { state.killed = true }
-            return (state.processGroup, state.escaped)
+            return (state.processGroup, state.escaped, state.cgroup)
         }
+        if let cgroup { return cgroup.kill() }
         if let target { Glibc.kill(-target, SIGKILL) }
         for pid in escaped { Self.signal(escaped: pid, SIGKILL) }
     }
@@ -147,17 +164,32 @@ final class ProcessService: Sendable {
         do {
             pid = try await spawn(launch)
         } catch {
-            launch.abandon()
+            abandon(launch)
             throw error
         }
         started(launch, pid: pid)
         let status = await processes.waitForExit(pid)
         exited(launch)
+        if let cgroup = launch.cgroup, let watcher = context.cgroups?.watcher {
+            // Whatever the process left in its cgroup goes with it, under the orders its group's
+            // lifecycle gives.
+            if leftBehind(cgroup: cgroup, mainPID: pid) { await watcher.waitUntilEmpty(cgroup) }
+            let oomKilled = cgroup.oomKills > 0
+            release(cgroup)
+            try finish(status, oomKilled: oomKilled ? cgroup.memoryMax.map { "\($0)" } ?? "" : nil)
+            return
+        }
         // Whatever the process left in its process group goes with it, under the orders its
         // group's lifecycle gives; then what escaped.
         if leftBehind(processGroup: pid) { await processes.waitUntilEmpty(processGroup: pid) }
         if processes.adoptsOrphans { await stopEscaped() }
         try finish(status)
+    }
+
+    /// The run is over and its cgroup empty: remove it.
+    private func release(_ cgroup: ServiceCgroup) {
+        state.withLock { $0.cgroup = nil }
+        _ = context.cgroups?.tree.remove(cgroup)
     }
 
     /// What one run of the process needs besides the process itself.
@@ -166,13 +198,16 @@ final class ProcessService: Sendable {
         let stderr: OutputPipe
         let monitor: ServiceMonitor
         let endpoint: NotifyEndpoint?
+        let cgroup: ServiceCgroup?
+    }
 
-        /// The process never started: nothing will read or write through these.
-        func abandon() {
-            stdout.abandon()
-            stderr.abandon()
-            endpoint?.close()
-        }
+    /// The process never started: nothing will read or write through the launch's pipes and
+    /// socket, and its cgroup is empty.
+    private func abandon(_ launch: Launch) {
+        launch.stdout.abandon()
+        launch.stderr.abandon()
+        launch.endpoint?.close()
+        if let cgroup = launch.cgroup { release(cgroup) }
     }
 
     private func prepare() throws -> Launch {
@@ -211,7 +246,19 @@ final class ProcessService: Sendable {
                 throw ServiceFailure.notReady("cannot open its notify socket: \(error)")
             }
         }
-        return Launch(stdout: stdout, stderr: stderr, monitor: monitor, endpoint: endpoint)
+        var cgroup: ServiceCgroup?
+        if let tree = context.cgroups?.tree {
+            do {
+                cgroup = try tree.makeServiceCgroup(group: group, service: config)
+            } catch {
+                stdout.abandon()
+                stderr.abandon()
+                endpoint?.close()
+                throw ServiceFailure.notStarted("\(error)")
+            }
+            state.withLock { $0.cgroup = cgroup }
+        }
+        return Launch(stdout: stdout, stderr: stderr, monitor: monitor, endpoint: endpoint, cgroup: cgroup)
     }
 
     /// Spawns the service's process. The request, and its environment in particular, lives only
@@ -229,7 +276,8 @@ final class ProcessService: Sendable {
         return ProcessTable.Request(
             executable: config.executable, arguments: config.command, environment: environment,
             workingDirectory: config.workingDirectory, credentials: config.credentials,
-            stdoutFD: launch.stdout.writeFD, stderrFD: launch.stderr.writeFD
+            stdoutFD: launch.stdout.writeFD, stderrFD: launch.stderr.writeFD,
+            cgroupProcsFD: launch.cgroup?.procsFD ?? -1
         )
     }
 
@@ -277,14 +325,32 @@ final class ProcessService: Sendable {
         return true
     }
 
-    /// The run's result: killed, failed (a probe or the watchdog), or how the process ended,
-    /// where the stop signal after a stop request counts as a clean stop.
-    private func finish(_ status: ProcessExit) throws {
+    /// Whether the main process left processes in its cgroup, as ``leftBehind(processGroup:)``
+    /// decides for a process group. Those outside the main process's group are logged as escaped.
+    private func leftBehind(cgroup: ServiceCgroup, mainPID: pid_t) -> Bool {
+        guard cgroup.isPopulated else { return false }
+        let order = state.withLock { $0.order }
+        let signal = order == .kill ? SIGKILL : config.stopSignal
+        let escaped = cgroup.processes.filter { getpgid($0) != mainPID }
+        if !escaped.isEmpty { context.events.escaped(self, escaped, signal) }
+        switch order {
+        case .none: context.events.lingering(self)
+        case .stop: cgroup.signalAll(signal)
+        case .kill: cgroup.kill()
+        }
+        return true
+    }
+
+    /// The run's result: killed, killed by the OOM killer (`oomKilled` holds the memory-max, or
+    /// is empty without one), failed (a probe or the watchdog), or how the process ended, where
+    /// the stop signal after a stop request counts as a clean stop.
+    private func finish(_ status: ProcessExit, oomKilled: String? = nil) throws {
         let (stopRequested, killed, failure) = state.withLock { state in
             state.processGroup = nil
             return (state.stopRequested, state.killed, state.failure)
         }
         if killed { throw ServiceFailure.killed(after: config.interruptTimeout) }
+        if let oomKilled { throw ServiceFailure.oomKilled(memoryMax: oomKilled.isEmpty ? nil : oomKilled) }
         if let failure { throw failure }
         if status.isSuccess { return }
         if stopRequested && status == .signaled(config.stopSignal, coreDumped: false) { return }

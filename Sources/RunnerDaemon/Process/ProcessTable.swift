@@ -27,6 +27,9 @@ final class ProcessTable: @unchecked Sendable {
         var credentials: Credentials?
         var stdoutFD: Int32
         var stderrFD: Int32
+        /// The `cgroup.procs` of the cgroup to start the child in, open for writing; -1: the
+        /// daemon's own.
+        var cgroupProcsFD: Int32 = -1
     }
 
     private struct Child {
@@ -212,6 +215,7 @@ final class ProcessTable: @unchecked Sendable {
                             spawn.stdout_fd = request.stdoutFD
                             spawn.stderr_fd = request.stderrFD
                             spawn.death_signal = SIGKILL
+                            spawn.cgroup_procs_fd = request.cgroupProcsFD
                             return runnerd_spawn(&spawn, &result)
                         }
                     }

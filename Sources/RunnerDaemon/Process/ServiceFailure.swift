@@ -12,6 +12,11 @@ public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible 
     case unhealthy(String)
     /// It stopped pinging its notify watchdog, or asked for the watchdog to fire.
     case watchdog(String)
+    /// The OOM killer killed one of its processes (its cgroup's `memory.events` counted an
+    /// `oom_kill`); `memoryMax` is its `memory-max`, if it has one.
+    case oomKilled(memoryMax: String?)
+    /// It could not be started at all (its cgroup could not be made).
+    case notStarted(String)
 
     /// What happened, as a log line says it after the service's name.
     public var description: String {
@@ -21,6 +26,9 @@ public enum ServiceFailure: Error, Sendable, Equatable, CustomStringConvertible 
         case .notReady(let reason): "was not ready: \(reason)"
         case .unhealthy(let reason): "was unhealthy: \(reason)"
         case .watchdog(let reason): "failed its watchdog: \(reason)"
+        case .oomKilled(let limit?): "was killed by the OOM killer (memory-max \(limit))"
+        case .oomKilled(nil): "was killed by the OOM killer"
+        case .notStarted(let reason): "failed to start: \(reason)"
         }
     }
 }

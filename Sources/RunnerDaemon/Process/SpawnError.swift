@@ -49,6 +49,9 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         case RUNNERD_SPAWN_STAGE_FORK.rawValue:
             self.stage = "fork"
             subject = ""
+        case RUNNERD_SPAWN_STAGE_CGROUP.rawValue:
+            self.stage = "cgroup"
+            subject = ""
         default:
             self.stage = "setup"
             subject = ""
@@ -76,6 +79,8 @@ public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         case "credentials":
             let hint = errno == EPERM ? "runnerd must run as root to switch users" : "check user and group"
             return "cannot switch to \(subject): \(reason); \(hint)"
+        case "cgroup":
+            return "cannot move the process into its cgroup: \(reason); check runnerd's log for cgroup errors"
         case "fork":
             return "cannot create a process: \(reason); the system is out of processes or memory"
         default:

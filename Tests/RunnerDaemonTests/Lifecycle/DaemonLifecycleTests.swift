@@ -234,6 +234,14 @@ struct DaemonLifecycleTests {
         #expect(driver.readyTimes() == [.seconds(1), .seconds(6)])
     }
 
+    @Test func aRestartingGroupsStatusSaysWhyItRestarts() {
+        var driver = Driver([Fixture.group("web")])
+        driver.bringUp("web", at: .seconds(1))
+        driver.report("web", .serviceDown("s"), at: .seconds(2))
+        driver.report("web", .restarting(at: Fixture.at(.seconds(3)), number: 1, limit: 5, cause: "service s was killed by the OOM killer (memory-max 32M)"), at: .seconds(2))
+        #expect(driver.machine.statusText(at: Fixture.at(.seconds(2))) == "1 group, 0/1 services ready; group web restarting in 1s (restart 1 of 5): service s was killed by the OOM killer (memory-max 32M)")
+    }
+
     @Test func theWatchdogTickIsAcknowledgedWithAPingUntilStopped() {
         var driver = Driver([Fixture.group("a")])
         #expect(driver.send(.watchdogTick, at: .seconds(1)) == [.pingWatchdog])

@@ -44,7 +44,7 @@ struct GroupLifecycleTests {
             .report(.serviceDown("b")),
             .report(.runEnded(cause: "service a exited with status 3")),
             .log(.warning, "group g: service a exited with status 3; stopped 1 other service; restarting in 1s (restart 1 of 5)"),
-            .report(.restarting(at: restartAt, number: 1, limit: 5)),
+            .report(.restarting(at: restartAt, number: 1, limit: 5, cause: "service a exited with status 3")),
             .scheduleRestart(at: restartAt),
         ])
         #expect(machine.state == .backingOff(until: restartAt))

@@ -31,7 +31,8 @@ final class ServiceHarness: Sendable {
         _ name: String, _ command: [String], environment: [String] = ["PATH=/usr/bin:/bin"],
         stopSignal: Int32 = SIGTERM, interruptTimeout: Duration = .seconds(5),
         workingDirectory: String? = nil, credentials: Credentials? = nil,
-        serviceEnvironment: [EnvironmentVariable] = [], events: ProcessService.Events = .init()
+        serviceEnvironment: [EnvironmentVariable] = [], events: ProcessService.Events = .init(),
+        cgroups: (tree: CgroupTree, watcher: CgroupWatcher)? = nil
     ) -> ProcessService {
         ProcessService(
             group: "test",
@@ -40,7 +41,10 @@ final class ServiceHarness: Sendable {
                 workingDirectory: workingDirectory,
                 credentials: credentials, stopSignal: stopSignal, interruptTimeout: interruptTimeout
             ),
-            context: ProcessService.Context(processes: Self.processes, router: router, relay: nil, baseEnvironment: ChildEnvironment(environment), events: events)
+            context: ProcessService.Context(
+                processes: Self.processes, router: router, relay: nil, baseEnvironment: ChildEnvironment(environment), events: events,
+                cgroups: cgroups
+            )
         )
     }
 
