@@ -27,7 +27,10 @@ package enum ControlInterface {
           pid: ?int,
           # The last STATUS= it sent through its notify socket
           status: ?string,
-          uptimeSeconds: ?float
+          uptimeSeconds: ?float,
+          # Its own cgroup's memory.current and CPU time (cpu.stat), under a delegated cgroup
+          memoryBytes: ?int,
+          cpuSeconds: ?float
         )
 
         # One group: services that run together or not at all.
@@ -48,6 +51,9 @@ package enum ControlInterface {
           nextRestartSeconds: ?float,
           # Stopped with Stop; it stays down until Start
           stoppedByRequest: bool,
+          # Its services' memory and CPU time together, under a delegated cgroup
+          memoryBytes: ?int,
+          cpuSeconds: ?float,
           services: []Service
         )
 

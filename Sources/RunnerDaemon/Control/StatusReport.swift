@@ -33,6 +33,9 @@ package struct StatusReport: Sendable, Equatable {
         /// Stopped with `runnerd stop`; it stays down until `runnerd start`.
         package var stoppedByRequest: Bool
         package var services: [Service]
+        /// What its services' cgroups use together, when they run in cgroups of their own.
+        package var memoryBytes: UInt64?
+        package var cpuUsage: Duration?
         /// Which run of the group this is (the daemon's own bookkeeping; not sent to clients).
         var generation = 0
 
@@ -66,6 +69,11 @@ package struct StatusReport: Sendable, Equatable {
         /// The last `STATUS=` it sent through its notify socket.
         package var status: String?
         package var uptime: Duration?
+        /// Its cgroup's `memory.current`, when it runs in a cgroup of its own with the memory
+        /// controller.
+        package var memoryBytes: UInt64?
+        /// Its cgroup's `cpu.stat` `usage_usec`: the CPU time of everything it ran, this run.
+        package var cpuUsage: Duration?
 
         package init(name: String, state: String, readiness: String, pid: Int32? = nil, status: String? = nil, uptime: Duration? = nil) {
             self.name = name
@@ -115,6 +123,14 @@ extension StatusReport {
 }
 
 extension StatusReport.Group {
+    /// The group's figures as the sums of its services' (nil when none has one).
+    mutating func addUpServices() {
+        let memory = services.compactMap(\.memoryBytes)
+        let cpu = services.compactMap(\.cpuUsage)
+        memoryBytes = memory.isEmpty ? nil : memory.reduce(0, +)
+        cpuUsage = cpu.isEmpty ? nil : cpu.reduce(.zero, +)
+    }
+
     package var json: JSONValue {
         var members: [(String, JSONValue)] = [
             ("name", .string(name)), ("state", .string(state)), ("required", .bool(required)),
@@ -126,6 +142,8 @@ extension StatusReport.Group {
         if let lastExit { members.append(("lastExit", .string(lastExit))) }
         if let nextRestartIn { members.append(("nextRestartSeconds", .number(nextRestartIn.seconds))) }
         members.append(("stoppedByRequest", .bool(stoppedByRequest)))
+        if let memoryBytes { members.append(("memoryBytes", .number(Double(memoryBytes)))) }
+        if let cpuUsage { members.append(("cpuSeconds", .number(cpuUsage.seconds))) }
         members.append(("services", .array(services.map(\.json))))
         return .object(members)
     }
@@ -143,6 +161,8 @@ extension StatusReport.Group {
             nextRestartIn: json["nextRestartSeconds"]?.doubleValue.map(Duration.seconds),
             stoppedByRequest: json["stoppedByRequest"]?.boolValue ?? false
         )
+        memoryBytes = json["memoryBytes"]?.intValue.map { UInt64(max(0, $0)) }
+        cpuUsage = json["cpuSeconds"]?.doubleValue.map { Duration.seconds($0) }
         for service in services { self.services.append(try StatusReport.Service(json: service)) }
     }
 }
@@ -153,6 +173,8 @@ extension StatusReport.Service {
         if let pid { members.append(("pid", .number(Double(pid)))) }
         if let status { members.append(("status", .string(status))) }
         if let uptime { members.append(("uptimeSeconds", .number(uptime.seconds))) }
+        if let memoryBytes { members.append(("memoryBytes", .number(Double(memoryBytes)))) }
+        if let cpuUsage { members.append(("cpuSeconds", .number(cpuUsage.seconds))) }
         return .object(members)
     }
 
@@ -165,6 +187,8 @@ extension StatusReport.Service {
             pid: json["pid"]?.intValue.map { Int32(truncatingIfNeeded: $0) }, status: json["status"]?.stringValue,
             uptime: json["uptimeSeconds"]?.doubleValue.map(Duration.seconds)
         )
+        memoryBytes = json["memoryBytes"]?.intValue.map { UInt64(max(0, $0)) }
+        cpuUsage = json["cpuSeconds"]?.doubleValue.map { Duration.seconds($0) }
     }
 }
 

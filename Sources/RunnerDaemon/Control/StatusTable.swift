@@ -14,7 +14,9 @@ package struct StatusTable {
     package var text: String {
         var out = "runnerd: \(paint(report.state, for: report.state)) (\(report.status))\n"
         guard !report.groups.isEmpty else { return out + "no groups\n" }
-        var rows: [[String]] = [["GROUP", "STATE", "READY", "UPTIME", "RESTARTS", "LAST EXIT"]]
+        // Memory and CPU time come from the services' own cgroups (under the shipped unit).
+        let accounted = report.groups.contains { $0.memoryBytes != nil || $0.cpuUsage != nil }
+        var rows: [[String]] = [["GROUP", "STATE", "READY", "UPTIME", "RESTARTS"] + (accounted ? ["MEMORY", "CPU"] : []) + ["LAST EXIT"]]
         var states: [String] = ["", ""]
         var serviceRows: [[[String]]] = []
         for group in report.groups {
@@ -22,17 +24,13 @@ package struct StatusTable {
             if group.stoppedByRequest { state = "stopped by request" }
             var lastExit = group.lastExit ?? "-"
             if let next = group.nextRestartIn { lastExit += "; next run in \(Self.format(next))" }
-            rows.append([
-                group.name, state, "\(group.ready)/\(group.total)", group.uptime.map(Self.format) ?? "-",
-                "\(group.restarts)/\(group.restartLimit)", lastExit,
-            ])
+            rows.append(
+                [group.name, state, "\(group.ready)/\(group.total)", group.uptime.map(Self.format) ?? "-", "\(group.restarts)/\(group.restartLimit)"]
+                    + (accounted ? [group.memoryBytes.map(Self.bytes) ?? "-", group.cpuUsage.map(Self.cpu) ?? "-"] : [])
+                    + [lastExit]
+            )
             states.append(group.state)
-            serviceRows.append(group.services.map { service in
-                [
-                    "  " + service.name, service.pid.map { "pid \($0)" } ?? "-", service.state, service.readiness,
-                    service.uptime.map { "up " + Self.format($0) } ?? "-", service.status.map { "\"\($0)\"" } ?? "",
-                ]
-            })
+            serviceRows.append(group.services.map { service in Self.row(service, accounted: accounted) })
         }
         let groupWidths = Self.widths(rows)
         let allServices = serviceRows.flatMap { $0 }
@@ -45,6 +43,20 @@ package struct StatusTable {
             }
         }
         return out
+    }
+
+    private static func row(_ service: StatusReport.Service, accounted: Bool) -> [String] {
+        var cells = ["  " + service.name]
+        cells.append(service.pid.map { "pid \($0)" } ?? "-")
+        cells.append(service.state)
+        cells.append(service.readiness)
+        cells.append(service.uptime.map { "up " + format($0) } ?? "-")
+        if accounted {
+            cells.append(service.memoryBytes.map { "mem " + bytes($0) } ?? "-")
+            cells.append(service.cpuUsage.map { "cpu " + cpu($0) } ?? "-")
+        }
+        cells.append(service.status.map { "\"\($0)\"" } ?? "")
+        return cells
     }
 
     private func line(_ cells: [String], widths: [Int], stateColumn: Int, state: String?) -> String {
@@ -81,6 +93,29 @@ package struct StatusTable {
         default: return text
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+
+    /// Bytes as systemd shows memory: `812K`, `12.3M`, `1.5G`.
+    static func bytes(_ count: UInt64) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        guard unit > 0 else { return "\(count)B" }
+        let tenths = (value * 10).rounded()
+        return tenths.truncatingRemainder(dividingBy: 10) == 0 || value >= 100
+            ? "\(Int(value.rounded()))\(units[unit])" : "\(Int(tenths) / 10).\(Int(tenths) % 10)\(units[unit])"
+    }
+
+    /// CPU time: milliseconds under a second, then seconds with a tenth, whole past a minute.
+    static func cpu(_ duration: Duration) -> String {
+        let milliseconds = Int64((duration / .milliseconds(1)).rounded())
+        if milliseconds < 1000 { return "\(milliseconds)ms" }
+        if milliseconds < 60_000 { return "\(milliseconds / 1000).\(milliseconds % 1000 / 100)s" }
+        return format(.milliseconds(milliseconds))
     }
 
     /// Whole seconds (`3m12s`), or milliseconds under a second.

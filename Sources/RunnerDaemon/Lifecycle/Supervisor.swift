@@ -56,6 +56,9 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
     /// Control clients watching the status (`runnerd status --watch`): the groups they asked for.
     private var watchers: [Int: (groups: [String], respond: (VarlinkReply) -> Void)] = [:]
     private var watchUpdateScheduled = false
+    /// Status reports whose cgroup figures are being read off the loop, by token.
+    private var reportsBeingRead: [Int: (StatusReport) -> Void] = [:]
+    private var nextReportToken = 0
 
     /// - Parameter restartLog: When a group counts as flapping, and how often it is summarised then.
     init(
@@ -146,12 +149,11 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
     func handleControl(_ request: ControlInterface.Request, id: Int, respond: @escaping (VarlinkReply) -> Void) {
         switch request {
         case .status(let names, let watch):
-            let report = statusReport()
-            if let unknown = names.first(where: { name in !report.groups.contains { $0.name == name } }) {
+            if let unknown = names.first(where: { name in !daemon.config.groups.contains { $0.name == name } }) {
                 return respond(DaemonLifecycle.ControlReply.refused(.noSuchGroup(unknown)).varlink)
             }
-            respond(VarlinkReply(parameters: report.only(names).json, continues: watch))
             if watch { watchers[id] = (names, respond) }
+            statusReport { report in respond(VarlinkReply(parameters: report.only(names).json, continues: watch)) }
         case .group(let kind, let names):
             pendingReplies[id] = respond
             perform(daemon.handle(.groupCommand(.init(request: id, kind: kind, groups: names)), at: .now))
@@ -170,18 +172,37 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
         perform(daemon.handle(.requestAbandoned(id), at: .now))
     }
 
-    /// The machine's report, with each running service's pid.
-    func statusReport() -> StatusReport {
+    /// The machine's report with each running service's pid, taken on the loop, and then, where
+    /// services run in cgroups of their own, what each has used (`memory.current`, `cpu.stat`),
+    /// read off the loop: thousands of small files are no reads for the loop's thread. `deliver`
+    /// runs on the loop.
+    func statusReport(_ deliver: @escaping (StatusReport) -> Void) {
         var report = daemon.report(at: .now)
         report.unit = dependencies.unit
         report.journal = dependencies.tagsLogLines
+        var cgroups: [(group: Int, service: Int, cgroup: ServiceCgroup)] = []
         for g in report.groups.indices {
             guard let shell = groups[report.groups[g].generation] else { continue }
             for s in report.groups[g].services.indices where report.groups[g].services[s].state != "down" {
-                report.groups[g].services[s].pid = shell.service(report.groups[g].services[s].name)?.processGroup
+                guard let service = shell.service(report.groups[g].services[s].name) else { continue }
+                report.groups[g].services[s].pid = service.processGroup
+                if let cgroup = service.cgroup { cgroups.append((g, s, cgroup)) }
             }
         }
-        return report
+        guard !cgroups.isEmpty else { return deliver(report) }
+        let token = nextReportToken
+        nextReportToken += 1
+        reportsBeingRead[token] = deliver
+        Task { [self, report] in
+            var report = report
+            for (g, s, cgroup) in cgroups {
+                let used = cgroup.accounting
+                report.groups[g].services[s].memoryBytes = used.memoryBytes
+                report.groups[g].services[s].cpuUsage = used.cpuUsage
+            }
+            for g in report.groups.indices { report.groups[g].addUpServices() }
+            loop.execute { [self, report] in reportsBeingRead.removeValue(forKey: token)?(report) }
+        }
     }
 
     /// Watchers get the new status at most every 100 ms, however fast it changes, so that a
@@ -192,9 +213,10 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
         loop.schedule(after: .milliseconds(100)) { [self] in
             watchUpdateScheduled = false
             guard !watchers.isEmpty else { return }
-            let report = statusReport()
-            for watcher in watchers.values {
-                watcher.respond(VarlinkReply(parameters: report.only(watcher.groups).json, continues: true))
+            statusReport { [self] report in
+                for watcher in watchers.values {
+                    watcher.respond(VarlinkReply(parameters: report.only(watcher.groups).json, continues: true))
+                }
             }
         }
     }
