@@ -10,11 +10,12 @@
 : "${E2E_SUITE:=bookworm}"
 : "${E2E_MIRROR:=}"                              # empty: the Debian archive apt is configured with
 # systemd-sysv gives the container an /sbin/init; dbus lets units that want the system bus start;
-# procps has /bin/kill (ExecReload=); python3 runs the demo-like fixture services.
+# procps has ps and kill for the scenarios; python3 runs the demo-like fixture services.
 : "${E2E_PACKAGES:=systemd,systemd-sysv,dbus,procps,python3}"
 : "${E2E_NAME:=runnerd-e2e}"                     # machine name and hostname inside
-: "${E2E_STATE:=/run/runnerd-e2e}"               # pids and the console log of the running container
-: "${E2E_CGROUP:=runnerd-e2e}"                   # our own sub-cgroup in each host hierarchy
+: "${E2E_STATE:=/run/$E2E_NAME}"                  # pids and the console log of the running container
+: "${E2E_CGROUP:=$E2E_NAME}"                     # our own sub-cgroup in each host hierarchy
+# (Both follow E2E_NAME, so that two suites with different names never stop each other's container.)
 : "${E2E_BOOT_TIMEOUT:=60}"                      # seconds until systemd inside must be up
 
 E2E_ROOTFS=$E2E_CACHE/rootfs
