@@ -128,6 +128,7 @@ public final class Daemon: Sendable {
                         let config = try ConfigLoader.load(path: configPath)
                         let problem = cgroups.map { $0.tree.problem(with: config) } ?? CgroupTree.refusal(of: config)
                         if let problem { throw ConfigErrors([problem]) }
+                        if let tooMany = DescriptorBudget.problem(with: config) { throw ConfigErrors([tooMany]) }
                         return config
                     }
                 },

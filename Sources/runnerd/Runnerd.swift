@@ -87,6 +87,12 @@ struct Run: AsyncParsableCommand {
             logging.flushBeforeExit()
             throw ExitCode(Daemon.Exit.config)
         }
+        if let problem = DescriptorBudget.problem(with: config) {
+            printError("\(problem)")
+            logger.critical("config \(options.config) needs more open files than runnerd may have; nothing started")
+            logging.flushBeforeExit()
+            throw ExitCode(Daemon.Exit.config)
+        }
         let daemon = Daemon(
             configPath: options.config, config: config, logger: logger,
             serviceOutputToJournal: ServiceManager.isStandardErrorJournalStream,
