@@ -6,11 +6,12 @@ extension ConfigDecoder {
     static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout", "log-rate-limit"]
     static let groupKeys = [
         "restart", "restart-delay", "restart-delay-max", "max-restarts", "restart-window", "required",
-        "group-interrupt-timeout", "services",
+        "group-interrupt-timeout", "services", "after", "binds-to",
     ]
     static let serviceKeys = [
         "command", "environment", "environment-files", "working-directory", "user", "group", "stop-signal",
         "interrupt-timeout", "ready", "health", "watchdog", "stderr-priority", "level-prefix", "log-rate-limit",
+        "type", "timeout", "after",
     ]
 
     /// The group defaults that the file does not set (see `ConfigLoader`).
@@ -53,8 +54,10 @@ extension ConfigDecoder {
                 report(entry.value.mark ?? entry.keyMark, "groups", "has no groups; add at least one group with its services")
             }
             for groupEntry in entries {
+                order.groupLines[groupEntry.name] = line(of: groupEntry.keyMark)
                 groups.append(decodeGroup(groupEntry, defaults: defaults))
             }
+            checkOrder(groups)
         } else {
             report(root.mark, "groups", "is missing; add groups: with at least one group")
         }
@@ -147,6 +150,12 @@ extension ConfigDecoder {
            let timeout = duration(value, allowZero: true, example: .seconds(15)) {
             group.groupInterruptTimeout = timeout
         }
+        if let value = fields["after"] {
+            group.after = decodeOrderNames(value, group: entry.name, service: nil)
+        }
+        if let value = fields["binds-to"] {
+            group.bindsTo = decodeOrderNames(value, group: entry.name, service: nil)
+        }
         if let value = fields["services"] {
             let entries = namedEntries(
                 of: value.value, path: value.path, keyMark: value.keyMark,
@@ -158,7 +167,9 @@ extension ConfigDecoder {
                 report(value.value.mark ?? value.keyMark, value.path, "has no services; add at least one service with its command")
             }
             for serviceEntry in entries {
-                group.services.append(decodeService(serviceEntry, defaults: defaults, group: entry.path))
+                order.services[entry.name, default: []].append(serviceEntry.name)
+                order.serviceLines[entry.name, default: [:]][serviceEntry.name] = line(of: serviceEntry.keyMark)
+                group.services.append(decodeService(serviceEntry, defaults: defaults, group: entry.path, groupName: entry.name))
             }
         } else {
             report(entry.keyMark, fields.path("services"), "is missing; add services: with at least one service")
