@@ -82,26 +82,33 @@ struct DaemonLifecycle: Sendable {
         case exit(Int32)
     }
 
-    private enum ServicePhase: Sendable, Equatable {
+    // Internal rather than private from here on where `DaemonLifecycle+Order.swift` needs it.
+
+    enum ServicePhase: Sendable, Equatable {
         case down
         case starting(since: ContinuousClock.Instant)
         case ready
     }
 
-    private struct ServiceView: Sendable {
+    struct ServiceView: Sendable {
         var name: String
         var phase: ServicePhase = .down
         /// The last `STATUS=` it sent through its notify socket.
         var status: String?
     }
 
-    private enum GroupPhase: Sendable, Equatable {
+    enum GroupPhase: Sendable, Equatable {
+        /// Started, and not told to stop for good.
         case running
+        /// Not started yet: what it is `after:` or `binds-to:` is not ready (see `+Order`).
+        case waiting(since: ContinuousClock.Instant)
+        /// Told to stop because a group it binds to stopped; it starts again once that is ready.
+        case rebinding
         case restarting(at: ContinuousClock.Instant, number: Int, limit: Int)
         case ended(GroupLifecycle.Outcome)
     }
 
-    private struct GroupView: Sendable {
+    struct GroupView: Sendable {
         var config: GroupConfig
         var generation: Int
         var phase: GroupPhase = .running
@@ -130,23 +137,23 @@ struct DaemonLifecycle: Sendable {
     private(set) var state: State = .starting
     private(set) var config: DaemonConfig
     /// The groups of the current config, in its order.
-    private var groups: [GroupView] = []
+    var groups: [GroupView] = []
     /// Where each generation's view is in `groups`: an event finds its group in O(1), which
     /// with a group per service keeps a stop of thousands of groups linear (a search through
     /// `groups` per event made the stop of 200 groups a third slower).
-    private var positions: [Int: Int] = [:]
+    var positions: [Int: Int] = [:]
     /// Groups of an earlier config that a reload is stopping: name → generation.
-    private var retiring: [String: Int] = [:]
+    var retiring: [String: Int] = [:]
     /// Groups a reload starts once the retiring ones have stopped.
     private var toStart: [GroupConfig] = []
     /// The log line that ends the reload under way, and the groups it adds.
     private var reloadSummary = ""
     private var added: Set<String> = []
     private var reloadError: String?
-    private var nextGeneration = 1
+    var nextGeneration = 1
     /// Counted as states change, so that an event costs O(services of one group), not O(all).
     private var readyCount = 0
-    private var meantToRunCount = 0
+    var meantToRunCount = 0
     private var startingCount = 0
     /// A `READY=1` is owed once everything meant to run is ready.
     private var readyOwed = true
@@ -154,6 +161,8 @@ struct DaemonLifecycle: Sendable {
     private var failedRequired = false
     private var killedDuringStop: [(group: String, services: [String])] = []
     private let stopTimeout: Duration?
+    /// The order between groups, and what a stop in that order has done (see `+Order`).
+    var ordering = GroupOrdering()
 
     /// - Parameters:
     ///   - config: The config loaded at start.
@@ -163,12 +172,13 @@ struct DaemonLifecycle: Sendable {
     init(config: DaemonConfig, stopTimeout: Duration? = nil) {
         self.config = config
         self.stopTimeout = stopTimeout
+        self.ordering = GroupOrdering(config)
     }
 
     /// The first actions: start every group.
     mutating func start(at now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
-        for group in config.groups { actions.append(startGroup(group)) }
+        for group in config.groups { actions += startOrWait(group, at: now) }
         return actions + [.statusChanged] + readyIfDue(at: now)
     }
 
@@ -215,7 +225,7 @@ struct DaemonLifecycle: Sendable {
                     return [.log(.notice, "received \(signal) again within \(DurationText.format(Self.repeatedSignalGap)) of the stop: taken as the same request, not as a second one")]
                 }
                 state = .stopping(reason: first, forced: true)
-                return [.log(.warning, "received \(signal) again: killing every service now"), .killEverything]
+                return [.log(.warning, "received \(signal) again: killing every service now")] + stopEveryGroupNow() + [.killEverything]
             case .stopping, .stopped:
                 return []
             case .starting, .running, .reloading:
@@ -236,7 +246,7 @@ struct DaemonLifecycle: Sendable {
 
     // MARK: - Groups
 
-    private mutating func startGroup(_ group: GroupConfig) -> Action {
+    mutating func startGroup(_ group: GroupConfig) -> Action {
         let generation = nextGeneration
         nextGeneration += 1
         positions[generation] = groups.count
@@ -259,7 +269,7 @@ struct DaemonLifecycle: Sendable {
             // A group that a reload is replacing: only its end matters.
             if case .ended = report, retiring[name] == generation {
                 retiring[name] = nil
-                return retired(at: now)
+                return stopDeferredRetiring() + retired(at: now)
             }
             return []
         }
@@ -273,12 +283,12 @@ struct DaemonLifecycle: Sendable {
         case .serviceReady(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.ready, group: g, service: s)
-            return [.statusChanged] + readyIfDue(at: now)
+            return [.statusChanged] + readyIfDue(at: now) + groupMayBeReady(g, at: now)
         case .serviceDown(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.down, group: g, service: s)
             groups[g].services[s].status = nil
-            return [.statusChanged] + (isStopping ? allStoppedIfDone() : [])
+            return [.statusChanged] + (isStopping ? allStoppedIfDone() : []) + groupWentDown(g, at: now)
         case .restarting(let at, let number, let limit):
             groups[g].phase = .restarting(at: at, number: number, limit: limit)
             return [.statusChanged]
@@ -296,7 +306,8 @@ struct DaemonLifecycle: Sendable {
         if case .starting = new { startingCount += 1 }
     }
 
-    private mutating func ended(_ g: Int, _ outcome: GroupLifecycle.Outcome, at now: ContinuousClock.Instant) -> [Action] {
+    mutating func ended(_ g: Int, _ outcome: GroupLifecycle.Outcome, at now: ContinuousClock.Instant) -> [Action] {
+        if let rebound = reboundEnded(g, at: now) { return rebound }
         let group = groups[g].config
         if groups[g].isMeantToRun { meantToRunCount -= group.services.count }
         groups[g].phase = .ended(outcome)
@@ -317,12 +328,12 @@ struct DaemonLifecycle: Sendable {
             // A group that is not required, down for good: the rest may be ready without it.
             actions += readyIfDue(at: now)
         }
-        return actions + (isStopping ? allStoppedIfDone() : [])
+        return actions + (isStopping ? stopNextGroups() + allStoppedIfDone() : groupEnded(at: now))
     }
 
     // MARK: - Readiness
 
-    private var isStopping: Bool {
+    var isStopping: Bool {
         switch state {
         case .stopping, .stopped: true
         default: false
@@ -331,7 +342,7 @@ struct DaemonLifecycle: Sendable {
 
     /// `READY=1` (with the status) when it is owed and everything meant to run is ready, with
     /// no reload still replacing groups.
-    private mutating func readyIfDue(at now: ContinuousClock.Instant) -> [Action] {
+    mutating func readyIfDue(at now: ContinuousClock.Instant) -> [Action] {
         guard readyOwed, !isStopping, retiring.isEmpty, toStart.isEmpty, readyCount == meantToRunCount else { return [] }
         readyOwed = false
         var actions: [Action] = [.notify([.ready, .status(statusText(at: now))])]
@@ -370,8 +381,20 @@ struct DaemonLifecycle: Sendable {
         var changed: [String] = []
         var kept: [String: GroupView] = [:]
         var actions: [Action] = []
+        // A changed group restarts the groups bound to it too.
+        let bound = new.bindsToDependents(of: Set(groups.filter { newByName[$0.config.name] != $0.config }.map(\.config.name)))
+        var rebound: [String] = []
+        var stopping: [GroupView] = []
         for view in groups {
             let name = view.config.name
+            if let reason = bound[name], newByName[name] == view.config {
+                rebound.append("\(name) (\(reason))")
+                actions.append(.log(.notice, "reload: stopping group \(name) (\(reason))"))
+                stopping.append(view)
+                readyCount -= view.services.count { $0.phase == .ready }
+                startingCount -= view.services.count { if case .starting = $0.phase { true } else { false } }
+                continue
+            }
             guard newByName[name] != view.config else {
                 // Unchanged: it keeps its run, its view and its counts.
                 kept[name] = view
@@ -380,14 +403,11 @@ struct DaemonLifecycle: Sendable {
             let wasRemoved = newByName[name] == nil
             if wasRemoved { removed.append(name) } else { changed.append(name) }
             actions.append(.log(.notice, "reload: stopping group \(name) (\(wasRemoved ? "removed" : "changed"))"))
-            if view.isMeantToRun {
-                retiring[name] = view.generation
-                actions.append(.stopGroup(name, generation: view.generation))
-                meantToRunCount -= view.config.services.count
-            }
+            stopping.append(view)
             readyCount -= view.services.count { $0.phase == .ready }
             startingCount -= view.services.count { if case .starting = $0.phase { true } else { false } }
         }
+        actions += retire(stopping)
         let added = new.groups.map(\.name).filter { !running.contains($0) }
         if !kept.isEmpty {
             let unchanged = groups.map(\.config.name).filter { kept[$0] != nil }
@@ -396,10 +416,12 @@ struct DaemonLifecycle: Sendable {
         groups = new.groups.compactMap { kept[$0.name] }
         reindex()
         config = new
+        ordering.adopt(new)
         toStart = new.groups.filter { kept[$0.name] == nil }
         var parts: [String] = []
         if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
         if !changed.isEmpty { parts.append("restarted \(changed.joined(separator: ", ")) (changed)") }
+        if !rebound.isEmpty { parts.append("restarted \(rebound.joined(separator: ", "))") }
         if !removed.isEmpty { parts.append("removed \(removed.joined(separator: ", "))") }
         self.added = Set(added)
         reloadSummary = "reload: done; " + (parts.isEmpty ? "no group changed" : parts.joined(separator: "; "))
@@ -417,7 +439,7 @@ struct DaemonLifecycle: Sendable {
         toStart = []
         for group in starting {
             actions.append(.log(.notice, "reload: starting group \(group.name) (\(added.contains(group.name) ? "added" : "changed"))"))
-            actions.append(startGroup(group))
+            actions += startOrWait(group, at: now)
         }
         if !reloadSummary.isEmpty {
             actions.append(.log(.notice, reloadSummary))
@@ -435,7 +457,7 @@ struct DaemonLifecycle: Sendable {
 
     /// The longest any group may take to stop, including the SIGKILL of what would not.
     private var stopLimit: Duration {
-        (groups.map(\.config.groupInterruptTimeout).max() ?? .zero) + .seconds(5)
+        ordering.stopLimit(groups.map(\.config)) + .seconds(5)
     }
 
     private mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
@@ -453,9 +475,7 @@ struct DaemonLifecycle: Sendable {
         // STOPPING=1 first, before any service hears of the stop.
         var actions: [Action] = [.notify([.stopping, .status("stopping: \(reason)")])]
         if !logged { actions.append(.log(.notice, "\(reason); stopping every group")) }
-        for view in groups where view.isMeantToRun {
-            actions.append(.stopGroup(view.config.name, generation: view.generation))
-        }
+        actions += stopGroupsInOrder()
         let firstCheck = stopTimeout.map { $0 * 3 / 4 } ?? .seconds(25)
         actions.append(.scheduleExtend(at: now + firstCheck))
         actions.append(.statusChanged)
@@ -484,7 +504,12 @@ struct DaemonLifecycle: Sendable {
     /// so that it should be rendered again in a second.
     var statusAges: Bool {
         guard !isStopping else { return false }
-        return startingCount > 0 || groups.contains { if case .restarting = $0.phase { true } else { false } }
+        return startingCount > 0 || groups.contains {
+            switch $0.phase {
+            case .restarting, .waiting: true
+            default: false
+            }
+        }
     }
 
     /// The `STATUS=` line now: the counts, what is starting and for how long, what services said,
@@ -527,6 +552,7 @@ struct DaemonLifecycle: Sendable {
             default: break
             }
         }
+        parts += waitingText(at: now)
         if let error = reloadError {
             parts.append("reload failed, still running the previous config: \(error)")
         }
@@ -534,7 +560,7 @@ struct DaemonLifecycle: Sendable {
     }
 
     /// Whole seconds for status text, or whole milliseconds when under a second.
-    private static func rounded(_ duration: Duration) -> Duration {
+    static func rounded(_ duration: Duration) -> Duration {
         let (seconds, attoseconds) = duration.components
         return seconds == 0 ? .milliseconds(attoseconds / 1_000_000_000_000_000) : .seconds(seconds)
     }
