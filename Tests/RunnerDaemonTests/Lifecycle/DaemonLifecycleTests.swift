@@ -8,10 +8,10 @@ import Testing
 /// Group reports are fed by hand, as the group machines would send them.
 @Suite("DaemonLifecycle")
 struct DaemonLifecycleTests {
-    private typealias Action = DaemonLifecycle.Action
+    typealias Action = DaemonLifecycle.Action
 
     /// Feeds the machine and remembers every action, with the time it was returned at.
-    private struct Driver {
+    struct Driver {
         var machine: DaemonLifecycle
         var generations: [String: Int] = [:]
         var log: [(at: Duration, action: Action)] = []
