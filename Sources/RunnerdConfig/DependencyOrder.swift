@@ -39,26 +39,33 @@ public struct DependencyOrder: Sendable, Equatable {
     /// names whose dependencies are all in earlier waves (a name is in the wave after its latest
     /// dependency). Names caught in a cycle are left out; ``cycles`` names them.
     public var waves: [[String]] {
+        // Kahn's walk, in O(names + dependencies).
+        var waiting: [String: Int] = [:]
         var wave: [String: Int] = [:]
-        var remaining = names
-        while !remaining.isEmpty {
-            var next: [String] = []
-            var progressed = false
-            for name in remaining {
-                let deps = dependencies[name] ?? []
-                if deps.allSatisfy({ wave[$0] != nil }) {
-                    wave[name] = (deps.map { wave[$0]! }.max() ?? -1) + 1
-                    progressed = true
-                } else {
-                    next.append(name)
-                }
+        var ready: [String] = []
+        for name in names {
+            let count = dependencies[name]?.count ?? 0
+            waiting[name] = count
+            if count == 0 {
+                wave[name] = 0
+                ready.append(name)
             }
-            remaining = next
-            if !progressed { break }
         }
-        guard let last = wave.values.max() else { return [] }
+        let dependents = self.dependents
+        var index = 0
+        while index < ready.count {
+            let name = ready[index]
+            index += 1
+            for dependent in dependents[name] ?? [] {
+                wave[dependent] = max(wave[dependent] ?? 0, wave[name]! + 1)
+                waiting[dependent]! -= 1
+                if waiting[dependent] == 0 { ready.append(dependent) }
+            }
+        }
+        let placed = Set(ready)
+        guard let last = ready.map({ wave[$0]! }).max() else { return [] }
         var result = Array(repeating: [String](), count: last + 1)
-        for name in names { if let index = wave[name] { result[index].append(name) } }
+        for name in names where placed.contains(name) { result[wave[name]!].append(name) }
         return result
     }
 

@@ -34,7 +34,7 @@ order_config 0 | write_config runnerd
 X rm -f /run/e2e-order-db /run/e2e-order-migrated /run/e2e-order-api
 
 out=$(X runnerd check --config /etc/runnerd/runnerd.yaml 2>&1); rc=$?
-echo "$out" | grep -E 'order' | sed 's/^/       | check: /'
+echo "$out" | grep -E 'start (in )?order' | sed 's/^/       | check: /'
 check "runnerd check accepts it (rc $rc)" [ "$rc" = 0 ]
 check "runnerd check prints the services' waves" grep -q 'start order: 1. migrate  2. api' <<<"$out"
 check "runnerd check prints the groups' waves" grep -q 'groups start in order: 1. db  2. app' <<<"$out"
