@@ -132,15 +132,25 @@ extension DaemonLifecycle {
     /// The daemon's stop: groups that never started end now; every other group is told to stop
     /// once no group after it is still up.
     mutating func stopGroupsInOrder() -> [Action] {
+        // Groups a reload was still holding back go now: they were retiring anyway, and the
+        // daemon's stop waits for every retiring group.
+        let held = releaseDeferredStops()
         guard ordering.isOrdered else {
-            return groups.filter(\.isMeantToRun).map { .stopGroup($0.config.name, generation: $0.generation) }
+            return held + groups.filter(\.isMeantToRun).map { .stopGroup($0.config.name, generation: $0.generation) }
         }
         for g in groups.indices {
             guard case .waiting = groups[g].phase else { continue }
             groups[g].phase = .ended(.stopped(killed: []))
             meantToRunCount -= groups[g].config.services.count
         }
-        return stopNextGroups()
+        return held + stopNextGroups()
+    }
+
+    /// Every stop a reload holds back, now.
+    private mutating func releaseDeferredStops() -> [Action] {
+        let held = ordering.deferredStops.sorted { $0.key < $1.key }.map { Action.stopGroup($0.key, generation: $0.value.generation) }
+        ordering.deferredStops = [:]
+        return held
     }
 
     /// During the daemon's stop: the stop to each group up whose dependents have all stopped.
@@ -165,16 +175,12 @@ extension DaemonLifecycle {
     /// A second stop request: every group still up and not yet told, told now (its services are
     /// killed next), so that none restarts by its policy.
     mutating func stopEveryGroupNow() -> [Action] {
-        guard ordering.isOrdered else { return [] }
-        var actions: [Action] = []
+        var actions = releaseDeferredStops()
+        guard ordering.isOrdered else { return actions }
         for view in groups where view.isMeantToRun && view.phase != .rebinding && !ordering.stopSent.contains(view.generation) {
             ordering.stopSent.insert(view.generation)
             actions.append(.stopGroup(view.config.name, generation: view.generation))
         }
-        for (name, deferred) in ordering.deferredStops {
-            actions.append(.stopGroup(name, generation: deferred.generation))
-        }
-        ordering.deferredStops = [:]
         return actions
     }
 

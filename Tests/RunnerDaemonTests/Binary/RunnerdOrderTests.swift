@@ -102,6 +102,26 @@ struct RunnerdOrderTests {
         #expect(termA >= stoppedB, "a got its stop signal before b had stopped: \(scratch.events)")
     }
 
+    /// Services released by `after:` that print their ready line at once: the line reaches the
+    /// group's machine after the start, not before (it was ignored, and the wave waited out its
+    /// ready timeout).
+    @Test func waveAfterWaveOfServicesReadyByTheirFirstLineAllBecomeReady() async throws {
+        var lines = ["groups:", "  g:", "    services:"]
+        for wave in 0..<5 {
+            for index in 0..<10 {
+                let after = wave == 0 ? "" : ", after: [" + (0..<10).map { "w\(wave - 1)s\($0)" }.joined(separator: ", ") + "]"
+                lines.append("      w\(wave)s\(index): { command: [sh, -c, \"echo up; exec sleep 1000\"], ready: { log-line: \"^up$\", timeout: 30s }\(after) }")
+            }
+        }
+        let receiver = try NotifyReceiver(.path)
+        let daemon = try RunnerdProcess(["run", "--config", temporaryConfig(lines.joined(separator: "\n") + "\n")], environment: ["NOTIFY_SOCKET": receiver.address])
+        let started = ContinuousClock.now
+        _ = try await receiveDatagrams(receiver, until: { $0.hasPrefix("READY=1") }, timeout: .seconds(25))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
     @Test func eachStopStepWaitsForThePreviousWithinItsOwnInterruptTimeout() async throws {
         let scratch = Scratch()
         // api ignores SIGTERM: it is killed after its 1s, and only then does db hear of the stop.

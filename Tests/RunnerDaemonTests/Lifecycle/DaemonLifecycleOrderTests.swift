@@ -116,6 +116,19 @@ struct DaemonLifecycleOrderTests {
         #expect(driver.log.map(\.action).startedGroups == ["db", "api", "db", "api"])
     }
 
+    @Test func aStopDuringAReloadThatHoldsAGroupBackStopsItToo() {
+        var driver = Driver(pair(binds: true))
+        driver.bringUp("db", at: .seconds(1))
+        driver.bringUp("api", at: .seconds(1))
+        driver.send(.reloadRequested, at: .seconds(2))
+        var changed = pair(binds: true)
+        changed[1].restartDelay = .seconds(2)
+        #expect(driver.send(.configLoaded(Fixture.config(changed)), at: .seconds(2)).stoppedGroups == ["api"])
+        #expect(driver.send(.stopRequested(reason: "received SIGTERM"), at: .seconds(3)).stoppedGroups == ["db"])
+        driver.report("api", .ended(.stopped(killed: [])), at: .seconds(4))
+        #expect(driver.report("db", .ended(.stopped(killed: [])), at: .seconds(4)).contains(.exit(0)))
+    }
+
     @Test func withoutOrderEveryGroupStopsAtOnceAsBefore() {
         var driver = Driver([Fixture.group("a"), Fixture.group("b")])
         driver.bringUp("a", at: .seconds(1))
