@@ -240,6 +240,7 @@ struct RunnerdOrderTests {
     }
 
     @Test func aSIGTERMWhileAStartWaitsOnADependencyStopsPromptlyAndStartsNothingMore() async throws {
+        // (It also reads the status line of a group waiting for another, from a fake systemd.)
         let scratch = Scratch()
         // db never becomes ready; api waits for it, and web (a group after app) waits for app.
         let db = scratch.script("db", "ev start\nexec sleep 1000")
@@ -253,8 +254,12 @@ struct RunnerdOrderTests {
                 after: [app]
                 services: { web: { command: [bash, \(longRunning(scratch, "web"))] } }
             """
-        let daemon = try RunnerdProcess(["run", "--config", temporaryConfig(config)])
+        let receiver = try NotifyReceiver(.path)
+        let daemon = try RunnerdProcess(["run", "--config", temporaryConfig(config)], environment: ["NOTIFY_SOCKET": receiver.address])
         try await scratch.waitFor("start", "db")
+        // The status says who waits for what, and ages with the wait.
+        let status = try await receiveDatagrams(receiver, until: { $0.contains("group web waiting for app (starting, 1s)") }, timeout: .seconds(10))
+        #expect(status.last?.contains("app/db starting for") == true, "\(status)")
         let stopAt = ContinuousClock.now
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
