@@ -239,6 +239,38 @@ struct RunnerdOrderTests {
         #expect(termDB >= stoppedAPI, "\(scratch.events)")
     }
 
+    @Test func aReloadThatChangesAGroupRestartsTheGroupBoundToItStoppingItFirst() async throws {
+        let scratch = Scratch()
+        let config = { (version: Int) in
+            """
+            groups:
+              db:
+                services: { db: { command: [bash, \(self.longRunning(scratch, "db", delay: "0.2"))], environment: { V: "\(version)" }, \(self.ready) } }
+              api:
+                binds-to: [db]
+                services: { api: { command: [bash, \(self.longRunning(scratch, "api", delay: "0"))], \(self.ready) } }
+              other:
+                services: { other: { command: [bash, \(self.longRunning(scratch, "other", delay: "0"))], \(self.ready) } }
+            """
+        }
+        let path = temporaryConfig(config(1))
+        let daemon = try RunnerdProcess(["run", "--config", path])
+        try await scratch.waitFor("ready", "api")
+        try await scratch.waitFor("ready", "other")
+        rewriteConfig(path, config(2))
+        daemon.signal(SIGHUP)
+        try await scratch.waitFor("ready", "api", count: 2)
+        try await daemon.waitForLine(containing: "reload: done; restarted db (changed); restarted api (binds to db, which changes)")
+        #expect(daemon.output.contains("reload: stopping group api (binds to db, which changes)"))
+        let (stoppedAPI, termDB) = (try #require(scratch.time("stopped", "api")), try #require(scratch.time("term", "db")))
+        let (readyDB, startAPI) = (try #require(scratch.time("ready", "db", occurrence: 1)), try #require(scratch.time("start", "api", occurrence: 1)))
+        #expect(termDB >= stoppedAPI, "db was stopped before api, bound to it: \(scratch.events)")
+        #expect(startAPI >= readyDB, "api started again before db was ready: \(scratch.events)")
+        #expect(scratch.time("start", "other", occurrence: 1) == nil, "an unrelated group restarted: \(scratch.events)")
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+    }
+
     @Test func aSIGTERMWhileAStartWaitsOnADependencyStopsPromptlyAndStartsNothingMore() async throws {
         // (It also reads the status line of a group waiting for another, from a fake systemd.)
         let scratch = Scratch()
