@@ -5,6 +5,10 @@
 # failing migration fails the group's start and the API never starts; the stop is clean.
 . "$(dirname "$0")/../harness/scenario.sh"
 
+# 16 uninstalls the package, and a whole run comes here after it: install it again.
+if X test ! -e /usr/bin/runnerd; then
+    X dpkg -i /e2e/runnerd.deb >/dev/null 2>&1 || { fail "dpkg -i /e2e/runnerd.deb again, after 16 removed it"; finish; }
+fi
 reset_unit runnerd
 order_config() {   # order_config MIGRATION_EXIT
     cat <<YAML
