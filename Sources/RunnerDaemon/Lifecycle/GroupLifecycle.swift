@@ -256,7 +256,8 @@ struct GroupLifecycle: Sendable {
             switch state {
             case .launching, .running:
                 state = .stopping(.request)
-                if order != nil { return beginOrderedStop(at: now) }
+                // With nothing left up (every service done or never started), the run ends here.
+                if order != nil { return beginOrderedStop(at: now) + runMayHaveEnded(at: now) }
                 return [.interrupt]
             case .stopping:
                 return []

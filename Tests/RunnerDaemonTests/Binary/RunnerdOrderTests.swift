@@ -181,6 +181,27 @@ struct RunnerdOrderTests {
         #expect(try await daemon.waitForExit() == 0)
     }
 
+    /// A group of nothing but a finished oneshot stays up (its work is done) and ends at once
+    /// at the stop: the daemon's stop once waited for it forever.
+    @Test func aGroupOfOnlyAOneshotThatIsDoneLetsTheDaemonStop() async throws {
+        let scratch = Scratch()
+        let config = """
+            groups:
+              setup:
+                services: { migrate: { command: [bash, \(scratch.script("migrate", "ev done"))], type: oneshot } }
+              app:
+                after: [setup]
+                services: { api: { command: [bash, \(longRunning(scratch, "api", delay: "0"))], \(ready) } }
+            """
+        let receiver = try NotifyReceiver(.path)
+        let daemon = try RunnerdProcess(["run", "--config", temporaryConfig(config)], environment: ["NOTIFY_SOCKET": receiver.address])
+        let ready = try await receiveDatagrams(receiver, until: { $0.hasPrefix("READY=1") }, timeout: .seconds(10))
+        #expect(ready.last?.contains("2 groups, 2/2 services ready") == true, "\(ready)")
+        #expect(try #require(scratch.time("start", "api")) >= (try #require(scratch.time("done", "migrate"))))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit(timeout: .seconds(10)) == 0)
+    }
+
     @Test func aOneshotPastItsTimeoutFailsTheStartAndNothingAfterItStarts() async throws {
         let scratch = Scratch()
         let migrate = scratch.script("migrate", "ev start\nexec sleep 1000")

@@ -117,6 +117,21 @@ struct GroupLifecycleOrderTests {
         #expect(end.contains(.log(.warning, "group g: service migrate did not finish within 5m; stopped 1 other service; restarting in 1s (restart 1 of 5)")))
     }
 
+    @Test func aGroupOfDoneOneshotsEndsAtOnceWhenAskedToStop() {
+        var group = Fixture.group("setup", services: ["migrate"])
+        group.services[0].type = .oneshot
+        var machine = GroupLifecycle(config: group)
+        _ = machine.start()
+        _ = machine.handle(.serviceStarted("migrate", at: Fixture.t0))
+        _ = machine.handle(.serviceResult("migrate", Fixture.clean, at: Fixture.at(.seconds(1))))
+        #expect(machine.state == .running)
+        #expect(machine.handle(.stopRequested(at: Fixture.at(.seconds(2)))) == [
+            .report(.serviceDown("migrate")),
+            .armGroupDeadline(at: Fixture.at(.seconds(5))),
+            .report(.ended(.stopped(killed: []))),
+        ])
+    }
+
     @Test func aStopSignalsDependentsFirstAndEachStepWaitsForThePreviousToHaveStopped() {
         var machine = GroupLifecycle(config: chain())
         _ = machine.start()
