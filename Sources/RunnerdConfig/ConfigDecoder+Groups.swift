@@ -6,11 +6,12 @@ extension ConfigDecoder {
     static let defaultsKeys = ["interrupt-timeout", "group-interrupt-timeout", "log-rate-limit", "control-group"]
     static let groupKeys = [
         "restart", "restart-delay", "restart-delay-max", "max-restarts", "restart-window", "required",
-        "group-interrupt-timeout", "services",
+        "group-interrupt-timeout", "services", "after", "binds-to",
     ] + ResourceLimits.keys
     static let serviceKeys = [
         "command", "environment", "environment-files", "working-directory", "user", "group", "stop-signal",
         "interrupt-timeout", "ready", "health", "watchdog", "stderr-priority", "level-prefix", "log-rate-limit",
+        "type", "timeout", "after",
     ] + ResourceLimits.keys
 
     /// The group defaults that the file does not set (see `ConfigLoader`).
@@ -53,8 +54,10 @@ extension ConfigDecoder {
                 report(entry.value.mark ?? entry.keyMark, "groups", "has no groups; add at least one group with its services")
             }
             for groupEntry in entries {
+                order.groupLines[groupEntry.name] = line(of: groupEntry.keyMark)
                 groups.append(decodeGroup(groupEntry, defaults: defaults))
             }
+            checkOrder(groups)
         } else {
             report(root.mark, "groups", "is missing; add groups: with at least one group")
         }
@@ -154,6 +157,12 @@ extension ConfigDecoder {
            let timeout = duration(value, allowZero: true, example: .seconds(15)) {
             group.groupInterruptTimeout = timeout
         }
+        if let value = fields["after"] {
+            group.after = decodeOrderNames(value, group: entry.name, service: nil)
+        }
+        if let value = fields["binds-to"] {
+            group.bindsTo = decodeOrderNames(value, group: entry.name, service: nil)
+        }
         if let value = fields["services"] {
             let entries = namedEntries(
                 of: value.value, path: value.path, keyMark: value.keyMark,
@@ -167,7 +176,9 @@ extension ConfigDecoder {
             // The group's limits are the defaults of its services.
             let groupLimits = decodeLimits(fields)
             for serviceEntry in entries {
-                var service = decodeService(serviceEntry, defaults: defaults, group: entry.path)
+                order.services[entry.name, default: []].append(serviceEntry.name)
+                order.serviceLines[entry.name, default: [:]][serviceEntry.name] = line(of: serviceEntry.keyMark)
+                var service = decodeService(serviceEntry, defaults: defaults, group: entry.path, groupName: entry.name)
                 service.limits = service.limits.overriding(groupLimits)
                 group.services.append(service)
             }

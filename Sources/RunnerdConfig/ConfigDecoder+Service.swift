@@ -3,7 +3,8 @@ import Yams
 
 /// Services: command, environment, identity, stop behaviour.
 extension ConfigDecoder {
-    mutating func decodeService(_ entry: Entry, defaults: DaemonConfig.Defaults, group: String) -> ServiceConfig {
+    /// `group` is the group's key path (`groups.web`), `groupName` its name.
+    mutating func decodeService(_ entry: Entry, defaults: DaemonConfig.Defaults, group: String, groupName: String) -> ServiceConfig {
         var service = ServiceConfig(
             name: entry.name, command: [], executable: "", interruptTimeout: defaults.interruptTimeout
         )
@@ -15,7 +16,7 @@ extension ConfigDecoder {
                 if Self.groupKeys.contains(key) {
                     return "\(key) is a group setting, so put it directly under \(group)"
                 }
-                if key == "timeout" || key == "interval" || key == "failures" {
+                if key == "interval" || key == "failures" {
                     return "\(key) belongs inside ready: or health:"
                 }
                 return nil
@@ -85,6 +86,25 @@ extension ConfigDecoder {
                     "needs ready: notify, since the service pings it with WATCHDOG=1 on its notify socket; add ready: { notify: true } or remove watchdog"
                 )
             }
+        }
+        if let value = fields["type"], let type = decodeServiceType(value) {
+            service.type = type
+        }
+        if let value = fields["timeout"], let timeout = duration(value, allowZero: false, example: .seconds(300)) {
+            if service.type == .oneshot {
+                service.timeout = timeout
+            } else {
+                report(value.keyMark, value.path, "applies only to type: oneshot; a long-running service's start limit is ready: { timeout: ... }, so move it there or add type: oneshot")
+            }
+        }
+        if service.type == .oneshot {
+            for key in ["ready", "health"] {
+                guard let value = fields[key] else { continue }
+                report(value.keyMark, value.path, "does not apply to type: oneshot, which counts as ready once it exits 0; remove \(key)")
+            }
+        }
+        if let value = fields["after"] {
+            service.after = decodeOrderNames(value, group: groupName, service: entry.name)
         }
         return service
     }

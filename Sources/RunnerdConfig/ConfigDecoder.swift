@@ -16,6 +16,8 @@ package struct ConfigDecoder {
     /// The user whose service is being decoded, when it has `user:` or `group:`: its programs
     /// and working directory are judged as that user, who will use them.
     var serviceUser: UserAccess?
+    /// Names and references for the checks of `after:` and `binds-to:` (see `checkOrder`).
+    var order = OrderNotes()
     /// Each command's lookup, made once per load: many services run the same program, and a bare
     /// name costs a `stat` per `PATH` directory.
     private var resolvedPrograms: [ProgramLookup: Result<String, ExecutableLookup.Failure>] = [:]

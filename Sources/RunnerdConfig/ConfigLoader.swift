@@ -27,6 +27,9 @@ import Yams
 /// | service `stop-signal` | `SIGTERM` |
 /// | service `interrupt-timeout` | `defaults.interrupt-timeout` |
 /// | service `ready` | none: ready once spawned |
+/// | service `type` | `simple` |
+/// | service `timeout` (only with `type: oneshot`) | `5m` |
+/// | service `after`, group `after` and `binds-to` | none: no order |
 /// | `ready` `timeout` | `60s` |
 /// | `health` `interval` / `timeout` / `failures` | `10s` / `2s` / `3` |
 ///

@@ -38,8 +38,19 @@ public struct ConfigSummary: Sendable, CustomStringConvertible {
                 let name = service.name.padding(to: width)
                 lines.append("  \(name)\(Self.commandLine(service.executable, service.command.dropFirst()))  (\(Self.details(of: service)))")
             }
+            if group.serviceOrder.isOrdered {
+                lines.append("  start order: \(Self.waves(group.serviceOrder.waves))")
+            }
+        }
+        if config.groupOrder.isOrdered {
+            lines.append("groups start in order: \(Self.waves(config.groupOrder.waves))")
         }
         return lines
+    }
+
+    /// The start plan's numbered waves: `1. db, cache  2. api`.
+    static func waves(_ waves: [[String]]) -> String {
+        waves.enumerated().map { "\($0 + 1). \($1.joined(separator: ", "))" }.joined(separator: "  ")
     }
 
     static func policy(of group: GroupConfig) -> String {
@@ -59,11 +70,16 @@ public struct ConfigSummary: Sendable, CustomStringConvertible {
             parts.append("restart \(group.restart.rawValue), \(delay), \(limit)")
         }
         parts.append("group stop limit \(DurationText.format(group.groupInterruptTimeout))")
+        if !group.after.isEmpty { parts.append("after \(group.after.joined(separator: ", "))") }
+        if !group.bindsTo.isEmpty { parts.append("binds to \(group.bindsTo.joined(separator: ", "))") }
         return parts.joined(separator: "; ")
     }
 
     static func details(of service: ServiceConfig) -> String {
-        var parts = ["stop \(SignalName.name(of: service.stopSignal)), kill after \(DurationText.format(service.interruptTimeout))"]
+        var parts: [String] = []
+        if service.type == .oneshot { parts.append("oneshot, must finish within \(DurationText.format(service.timeout))") }
+        if !service.after.isEmpty { parts.append("after \(service.after.joined(separator: ", "))") }
+        parts.append("stop \(SignalName.name(of: service.stopSignal)), kill after \(DurationText.format(service.interruptTimeout))")
         if let credentials = service.credentials {
             if let user = credentials.userName {
                 parts.append("user \(user) (uid \(credentials.uid), gid \(credentials.gid))")

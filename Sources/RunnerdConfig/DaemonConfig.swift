@@ -74,6 +74,12 @@ public struct GroupConfig: Sendable, Equatable {
     public var groupInterruptTimeout: Duration
     /// The services, in file order.
     public var services: [ServiceConfig]
+    /// `after:`: groups this one starts after (once they are ready, or down for good), and stops
+    /// before at the daemon's stop. Ordering only.
+    public var after: [String] = []
+    /// `binds-to:`: groups this one starts after and lives within: when one of them stops or
+    /// restarts, this group is stopped first and started again once it is ready.
+    public var bindsTo: [String] = []
 
     /// A group as given; nothing is validated.
     public init(
@@ -143,6 +149,18 @@ public struct ServiceConfig: Sendable, Equatable {
     public var logRateLimit: LogRateLimit = .standard
     /// Its resource limits, its group's where it sets none of its own (see ``ResourceLimits``).
     public var limits = ResourceLimits()
+    /// `type:`: a long-running service (`simple`, the default) or setup work that runs to
+    /// completion once per start of its group (`oneshot`).
+    public var type: ServiceType = .simple
+    /// `timeout:`: how long a `oneshot` may run before it counts as failed (default 5m); unused
+    /// for a `simple` service.
+    public var timeout: Duration = ServiceConfig.defaultOneshotTimeout
+    /// `after:`: services of the same group this one starts after: once they are ready, or for a
+    /// `oneshot`, done. When the group stops, this one gets its stop signal before them.
+    public var after: [String] = []
+
+    /// A oneshot's `timeout:` when the file does not set one.
+    public static let defaultOneshotTimeout = Duration.seconds(300)
 
     /// A service as given; nothing is validated.
     public init(

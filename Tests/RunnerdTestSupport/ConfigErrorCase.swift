@@ -122,7 +122,7 @@ extension ConfigErrorCase {
         ),
         .group(
             "an unknown group key", ["colour: blue"],
-            ["runnerd.yaml:6:5: groups.web.colour: unknown key; valid keys here are restart, restart-delay, restart-delay-max, max-restarts, restart-window, required, group-interrupt-timeout, services, memory-max, memory-high, cpu-weight, cpu-max, tasks-max and io-weight"]
+            ["runnerd.yaml:6:5: groups.web.colour: unknown key; valid keys here are restart, restart-delay, restart-delay-max, max-restarts, restart-window, required, group-interrupt-timeout, services, after, binds-to, memory-max, memory-high, cpu-weight, cpu-max, tasks-max and io-weight"]
         ),
         .group(
             "an unknown restart mode", ["restart: on_failure"],
@@ -491,6 +491,59 @@ extension ConfigErrorCase {
             [
                 #"runnerd.yaml:6:34: groups.web.services.api.log-rate-limit.burst: "0" is too small; write at least 1, e.g. 10000"#,
                 #"runnerd.yaml:6:47: groups.web.services.api.log-rate-limit.interval: "soon" is not a duration; write e.g. 30s, 250ms or 1m30s"#,
+            ]
+        ),
+        // Order (issue 17): unknown names, a service after another group's service, cycles.
+        ConfigErrorCase(
+            name: "after: naming an unknown service",
+            yaml: "groups:\n  web:\n    services:\n      api:\n        command: [tool]\n        after: [dbb]\n      db:\n        command: [tool]\n",
+            expected: [#"runnerd.yaml:6:17: groups.web.services.api.after[0]: "dbb" is not a service of group web; did you mean db?"#]
+        ),
+        .group(
+            "after: naming an unknown group", ["after: [nope]"],
+            [#"runnerd.yaml:6:13: groups.web.after[0]: "nope" is not a group; the groups are web"#]
+        ),
+        ConfigErrorCase(
+            name: "binds-to: naming a misspelt group",
+            yaml: "groups:\n  data:\n    services: { db: { command: [tool] } }\n  web:\n    binds-to: [dat]\n    services: { api: { command: [tool] } }\n",
+            expected: [#"runnerd.yaml:5:16: groups.web.binds-to[0]: "dat" is not a group; did you mean data?"#]
+        ),
+        ConfigErrorCase(
+            name: "a service after a service of another group",
+            yaml: "groups:\n  data:\n    services:\n      db:\n        command: [tool]\n  web:\n    services:\n      api:\n        command: [tool]\n        after: [db]\n",
+            expected: [#"runnerd.yaml:10:17: groups.web.services.api.after[0]: "db" is a service of group data, not of web; a service starts only after services of its own group, so write after: [data] on group web instead"#]
+        ),
+        .service(
+            "a cycle of length 1: a service after itself", ["after: [api]"],
+            ["runnerd.yaml:6:17: groups.web.services.api.after[0]: api starts after itself: api (runnerd.yaml:4) -> api; remove api from its after:"]
+        ),
+        ConfigErrorCase(
+            name: "a cycle of length 2 between groups, through after: and binds-to:",
+            yaml: "groups:\n  a:\n    after: [b]\n    services: { s: { command: [tool] } }\n  b:\n    binds-to: [a]\n    services: { s: { command: [tool] } }\n",
+            expected: ["runnerd.yaml:3:13: groups.a.after[0]: a cycle: a (runnerd.yaml:2) -> b (runnerd.yaml:5) -> a; remove one of these after: or binds-to: entries"]
+        ),
+        ConfigErrorCase(
+            name: "a cycle of length 5 between services",
+            yaml: "groups:\n  web:\n    services:\n      s1: { command: [tool], after: [s2] }\n      s2: { command: [tool], after: [s3] }\n      s3: { command: [tool], after: [s4] }\n      s4: { command: [tool], after: [s5] }\n      s5: { command: [tool], after: [s1] }\n",
+            expected: ["runnerd.yaml:4:38: groups.web.services.s1.after[0]: a cycle: s1 (runnerd.yaml:4) -> s2 (runnerd.yaml:5) -> s3 (runnerd.yaml:6) -> s4 (runnerd.yaml:7) -> s5 (runnerd.yaml:8) -> s1; remove one of these after: entries"]
+        ),
+        .service(
+            "timeout: on a service that is not a oneshot", ["timeout: 1m"],
+            ["runnerd.yaml:6:9: groups.web.services.api.timeout: applies only to type: oneshot; a long-running service's start limit is ready: { timeout: ... }, so move it there or add type: oneshot"]
+        ),
+        .service(
+            "ready: on a oneshot", ["type: oneshot", "ready: { tcp: 127.0.0.1:80 }"],
+            ["runnerd.yaml:7:9: groups.web.services.api.ready: does not apply to type: oneshot, which counts as ready once it exits 0; remove ready"]
+        ),
+        .service(
+            "a misspelt service type", ["type: oneshop"],
+            [#"runnerd.yaml:6:15: groups.web.services.api.type: "oneshop" is not a service type; did you mean oneshot?"#]
+        ),
+        .service(
+            "after: given twice the same name", ["after: [api, api]"],
+            [
+                "runnerd.yaml:6:17: groups.web.services.api.after[0]: api starts after itself: api (runnerd.yaml:4) -> api; remove api from its after:",
+                #"runnerd.yaml:6:22: groups.web.services.api.after[1]: "api" is listed twice; remove one"#,
             ]
         ),
         ConfigErrorCase(

@@ -3,8 +3,9 @@ import RunnerdConfig
 /// What a reload to a new config does, group by group, and why: the diff that
 /// ``DaemonLifecycle`` applies, and what `runnerd reload --dry-run` prints without applying it.
 ///
-/// Unchanged groups keep running untouched; removed groups stop; changed groups restart; added
-/// groups start. A group stopped with `runnerd stop` stays stopped whatever the new config says.
+/// Unchanged groups keep running untouched; removed groups stop; changed groups restart, and
+/// with them the groups that are `binds-to:` them; added groups start. A group stopped with
+/// `runnerd stop` stays stopped whatever the new config says.
 package struct ReloadPlan: Sendable, Equatable {
     package enum Action: String, Sendable, Equatable {
         case start
@@ -39,14 +40,24 @@ package struct ReloadPlan: Sendable, Equatable {
     init(from current: DaemonConfig, to new: DaemonConfig, stoppedByRequest: Set<String> = []) {
         let old = Dictionary(current.groups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let names = Set(new.groups.map(\.name))
+        let changed = Set(current.groups.filter { group in new.groups.first { $0.name == group.name } != group }.map(\.name))
+        let bound = new.bindsToDependents(of: changed)
         var steps: [Step] = []
         for group in new.groups {
             let reason: String
             let action: Action
             if let before = old[group.name] {
                 let changes = Self.changes(from: before, to: group)
-                reason = changes.isEmpty ? "unchanged" : "changed: " + changes.joined(separator: ", ")
-                action = changes.isEmpty ? .keep : .restart
+                if !changes.isEmpty {
+                    reason = "changed: " + changes.joined(separator: ", ")
+                    action = .restart
+                } else if let binding = bound[group.name] {
+                    reason = binding
+                    action = .restart
+                } else {
+                    reason = "unchanged"
+                    action = .keep
+                }
             } else {
                 reason = "added"
                 action = .start

@@ -78,14 +78,14 @@ extension DaemonLifecycle {
             guard let g = groups.firstIndex(where: { $0.config.name == name }) else { continue }
             switch command.kind {
             case .stop:
-                actions += stopByRequest(g)
+                actions += stopByRequest(g, at: now)
                 waiter.generations[name] = groups[g].generation
             case .start:
-                actions += startByRequest(g)
+                actions += startByRequest(g, at: now)
                 // The run now, or the one that follows once this one has stopped.
                 waiter.generations[name] = startWhenEnded.contains(name) ? groups[g].generation + 1 : groups[g].generation
             case .restart:
-                let stillRunning = groups[g].isMeantToRun
+                let stillRunning = groups[g].isMeantToRun && !groups[g].isWaiting
                 stoppedByRequest.remove(name)
                 if stillRunning {
                     actions.append(.log(.notice, "group \(name): restarting (requested)"))
@@ -93,7 +93,7 @@ extension DaemonLifecycle {
                     actions += askToStop(g)
                     waiter.generations[name] = groups[g].generation + 1
                 } else {
-                    actions += startByRequest(g)
+                    actions += startByRequest(g, at: now)
                     waiter.generations[name] = groups[g].generation
                 }
             }
@@ -102,15 +102,18 @@ extension DaemonLifecycle {
         return actions + [.statusChanged] + settleWaiters()
     }
 
-    private mutating func stopByRequest(_ g: Int) -> [Action] {
+    private mutating func stopByRequest(_ g: Int, at now: ContinuousClock.Instant) -> [Action] {
         let name = groups[g].config.name
         startWhenEnded.remove(name)
         stoppedByRequest.insert(name)
         guard groups[g].isMeantToRun else { return [] }
-        return [.log(.notice, "group \(name): stopping (requested); it stays stopped until `runnerd start \(name)`")] + askToStop(g)
+        let line = Action.log(.notice, "group \(name): stopping (requested); it stays stopped until `runnerd start \(name)`")
+        // A group still waiting for the groups it starts after has no run to stop.
+        if groups[g].isWaiting { return [line] + ended(g, .stopped(killed: []), at: now) }
+        return [line] + askToStop(g)
     }
 
-    private mutating func startByRequest(_ g: Int) -> [Action] {
+    private mutating func startByRequest(_ g: Int, at now: ContinuousClock.Instant) -> [Action] {
         let name = groups[g].config.name
         stoppedByRequest.remove(name)
         if groups[g].isMeantToRun {
@@ -118,18 +121,24 @@ extension DaemonLifecycle {
             if groups[g].stopping { startWhenEnded.insert(name) }
             return []
         }
-        return [.log(.notice, "group \(name): starting (requested)")] + restart(g)
+        return [.log(.notice, "group \(name): starting (requested)")] + restart(g, at: now)
     }
 
     /// Asks the current run of the group at `g` to stop.
     private mutating func askToStop(_ g: Int) -> [Action] {
+        guard groups[g].phase != .rebinding else {
+            // Already stopping because a group it binds to went down.
+            groups[g].stopping = true
+            return []
+        }
         guard !groups[g].stopping else { return [] }
         groups[g].stopping = true
         return [.stopGroup(groups[g].config.name, generation: groups[g].generation)]
     }
 
-    /// Starts a new run of the group at `g`, whose last run has ended, in the same place.
-    mutating func restart(_ g: Int) -> [Action] {
+    /// Starts a new run of the group at `g`, whose last run has ended, in the same place; with
+    /// groups it starts after that are not ready, it waits for them first.
+    mutating func restart(_ g: Int, at now: ContinuousClock.Instant) -> [Action] {
         let config = groups[g].config
         let old = groups[g].generation
         let generation = nextGeneration
@@ -141,6 +150,10 @@ extension DaemonLifecycle {
         groups[g] = view
         meantToRunCount += config.services.count
         readyOwed = true
+        if ordering.isOrdered, !unmetDependencies(of: config.name).isEmpty {
+            groups[g].phase = .waiting(since: now)
+            return [.log(.info, "group \(config.name) waits for \(unmetDependencies(of: config.name).joined(separator: ", ")) before it starts"), .statusChanged]
+        }
         return [.startGroup(config, generation: generation), .statusChanged]
     }
 
@@ -195,6 +208,8 @@ extension DaemonLifecycle {
         case (_, .running):
             guard !view.stopping, view.services.allSatisfy({ $0.phase == .ready }) else { return nil }
             return GroupOutcome(group: name, succeeded: true, message: "ready")
+        case (_, .waiting), (_, .rebinding):
+            return nil
         }
     }
 
@@ -292,6 +307,8 @@ extension DaemonLifecycle {
         case .ended(.finished): return "finished"
         case .ended(.gaveUp): return "gave-up"
         case .restarting: return "restarting"
+        case .waiting: return "waiting"
+        case .rebinding: return "stopping"
         case .running:
             if view.stopping || isStopping { return "stopping" }
             return ready == view.services.count ? "running" : "starting"
@@ -317,5 +334,13 @@ extension ReadyProbe {
         case .logLine: "log-line"
         case .notify: "notify"
         }
+    }
+}
+
+extension DaemonLifecycle.GroupView {
+    /// Not started yet: what it starts after is not ready.
+    var isWaiting: Bool {
+        if case .waiting = phase { return true }
+        return false
     }
 }

@@ -98,6 +98,8 @@ struct DaemonLifecycle: Sendable {
         case exit(Int32)
     }
 
+    // Internal rather than private from here on where `DaemonLifecycle+Order.swift` needs it.
+
     enum ServicePhase: Sendable, Equatable {
         case down
         case starting(since: ContinuousClock.Instant)
@@ -114,7 +116,12 @@ struct DaemonLifecycle: Sendable {
     }
 
     enum GroupPhase: Sendable, Equatable {
+        /// Started, and not told to stop for good.
         case running
+        /// Not started yet: what it is `after:` or `binds-to:` is not ready (see `+Order`).
+        case waiting(since: ContinuousClock.Instant)
+        /// Told to stop because a group it binds to stopped; it starts again once that is ready.
+        case rebinding
         case restarting(at: ContinuousClock.Instant, number: Int, limit: Int, cause: String?)
         case ended(GroupLifecycle.Outcome)
     }
@@ -193,6 +200,8 @@ struct DaemonLifecycle: Sendable {
     var deferredCommands: [GroupCommand] = []
     /// The last reload's outcome, for a client that asked for it.
     var lastReloadSummary = ""
+    /// The order between groups, and what a stop in that order has done (see `+Order`).
+    var ordering = GroupOrdering()
 
     /// - Parameters:
     ///   - config: The config loaded at start.
@@ -202,12 +211,13 @@ struct DaemonLifecycle: Sendable {
     init(config: DaemonConfig, stopTimeout: Duration? = nil) {
         self.config = config
         self.stopTimeout = stopTimeout
+        self.ordering = GroupOrdering(config)
     }
 
     /// The first actions: start every group.
     mutating func start(at now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
-        for group in config.groups { actions.append(startGroup(group)) }
+        for group in config.groups { actions += startOrWait(group, at: now) }
         return actions + [.statusChanged] + readyIfDue(at: now)
     }
 
@@ -255,7 +265,7 @@ struct DaemonLifecycle: Sendable {
                     return [.log(.notice, "received \(signal) again within \(DurationText.format(Self.repeatedSignalGap)) of the stop: taken as the same request, not as a second one")]
                 }
                 state = .stopping(reason: first, forced: true)
-                return [.log(.warning, "received \(signal) again: killing every service now"), .killEverything]
+                return [.log(.warning, "received \(signal) again: killing every service now")] + stopEveryGroupNow() + [.killEverything]
             case .stopping, .stopped:
                 return []
             case .starting, .running, .reloading:
@@ -322,7 +332,7 @@ struct DaemonLifecycle: Sendable {
             // A group that a reload is replacing: only its end matters.
             if case .ended = report, retiring[name] == generation {
                 retiring[name] = nil
-                return retired(at: now)
+                return stopDeferredRetiring() + retired(at: now)
             }
             return []
         }
@@ -341,13 +351,13 @@ struct DaemonLifecycle: Sendable {
         case .serviceReady(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.ready, group: g, service: s)
-            return [.statusChanged] + readyIfDue(at: now) + settleWaiters()
+            return [.statusChanged] + readyIfDue(at: now) + groupMayBeReady(g, at: now) + settleWaiters()
         case .serviceDown(let service):
             guard let s = groups[g].index(of: service) else { return [] }
             setPhase(.down, group: g, service: s)
             groups[g].services[s].status = nil
             groups[g].services[s].since = nil
-            return [.statusChanged] + (isStopping ? allStoppedIfDone() : [])
+            return [.statusChanged] + (isStopping ? allStoppedIfDone() : []) + groupWentDown(g, at: now)
         case .runEnded(let cause):
             groups[g].lastExit = cause
             return []
@@ -369,13 +379,19 @@ struct DaemonLifecycle: Sendable {
         if case .starting = new { startingCount += 1 }
     }
 
-    private mutating func ended(_ g: Int, _ outcome: GroupLifecycle.Outcome, at now: ContinuousClock.Instant) -> [Action] {
+    mutating func ended(_ g: Int, _ outcome: GroupLifecycle.Outcome, at now: ContinuousClock.Instant) -> [Action] {
+        // A group bound to one that went down waits to start again, unless a control client
+        // stopped it meanwhile (then it stays down) or restarts it (then it waits all the same).
+        if !stoppedByRequest.contains(groups[g].config.name), let rebound = reboundEnded(g, at: now) {
+            startWhenEnded.remove(groups[g].config.name)
+            return rebound
+        }
         let group = groups[g].config
         if groups[g].isMeantToRun { meantToRunCount -= group.services.count }
         groups[g].phase = .ended(outcome)
         groups[g].stopping = false
         if startWhenEnded.remove(group.name) != nil, !isStopping {
-            return [.statusChanged] + restart(g)
+            return [.statusChanged] + restart(g, at: now)
         }
         var actions: [Action] = [.statusChanged] + (isStopping ? [] : groupFailedDuringReload(g))
         switch outcome {
@@ -394,7 +410,7 @@ struct DaemonLifecycle: Sendable {
             // A group that is not required, down for good: the rest may be ready without it.
             actions += readyIfDue(at: now)
         }
-        return actions + (isStopping ? allStoppedIfDone() : [])
+        return actions + (isStopping ? stopNextGroups() + allStoppedIfDone() : groupEnded(at: now))
     }
 
     // MARK: - Readiness
@@ -452,8 +468,20 @@ struct DaemonLifecycle: Sendable {
         var changed: [String] = []
         var kept: [String: GroupView] = [:]
         var actions: [Action] = []
+        // A changed group restarts the groups bound to it too.
+        let bound = new.bindsToDependents(of: Set(groups.filter { newByName[$0.config.name] != $0.config }.map(\.config.name)))
+        var rebound: [String] = []
+        var stopping: [GroupView] = []
         for view in groups {
             let name = view.config.name
+            if let reason = bound[name], newByName[name] == view.config, !stoppedByRequest.contains(name) {
+                rebound.append("\(name) (\(reason))")
+                actions.append(.log(.notice, "reload: stopping group \(name) (\(reason))"))
+                stopping.append(view)
+                readyCount -= view.services.count { $0.phase == .ready }
+                startingCount -= view.services.count { if case .starting = $0.phase { true } else { false } }
+                continue
+            }
             guard newByName[name] != view.config else {
                 // Unchanged: it keeps its run, its view and its counts.
                 kept[name] = view
@@ -474,14 +502,11 @@ struct DaemonLifecycle: Sendable {
             }
             if wasRemoved { removed.append(name) } else { changed.append(name) }
             actions.append(.log(.notice, "reload: stopping group \(name) (\(wasRemoved ? "removed" : "changed"))"))
-            if view.isMeantToRun {
-                retiring[name] = view.generation
-                actions.append(.stopGroup(name, generation: view.generation))
-                meantToRunCount -= view.config.services.count
-            }
+            stopping.append(view)
             readyCount -= view.services.count { $0.phase == .ready }
             startingCount -= view.services.count { if case .starting = $0.phase { true } else { false } }
         }
+        actions += retire(stopping)
         let added = new.groups.map(\.name).filter { !running.contains($0) }
         if !kept.isEmpty {
             let unchanged = groups.map(\.config.name).filter { kept[$0] != nil && !changed.contains($0) }
@@ -490,6 +515,7 @@ struct DaemonLifecycle: Sendable {
         groups = new.groups.compactMap { kept[$0.name] }
         reindex()
         config = new
+        ordering.adopt(new)
         toStart = new.groups.filter { kept[$0.name] == nil }
         var parts: [String] = []
         if !added.isEmpty { parts.append("added \(added.joined(separator: ", "))") }
@@ -497,6 +523,7 @@ struct DaemonLifecycle: Sendable {
         let held = changed.filter { stoppedByRequest.contains($0) }
         if !restarted.isEmpty { parts.append("restarted \(restarted.joined(separator: ", ")) (changed)") }
         if !held.isEmpty { parts.append("changed \(held.joined(separator: ", ")) (stays stopped by request)") }
+        if !rebound.isEmpty { parts.append("restarted \(rebound.joined(separator: ", "))") }
         if !removed.isEmpty { parts.append("removed \(removed.joined(separator: ", "))") }
         self.added = Set(added)
         reloadSummary = "reload: done; " + (parts.isEmpty ? "no group changed" : parts.joined(separator: "; "))
@@ -514,7 +541,7 @@ struct DaemonLifecycle: Sendable {
         toStart = []
         for group in starting {
             actions.append(.log(.notice, "reload: starting group \(group.name) (\(added.contains(group.name) ? "added" : "changed"))"))
-            actions.append(startGroup(group))
+            actions += startOrWait(group, at: now)
         }
         if !reloadSummary.isEmpty {
             actions.append(.log(.notice, reloadSummary))
@@ -533,7 +560,7 @@ struct DaemonLifecycle: Sendable {
 
     /// The longest any group may take to stop, including the SIGKILL of what would not.
     private var stopLimit: Duration {
-        (groups.map(\.config.groupInterruptTimeout).max() ?? .zero) + .seconds(5)
+        ordering.stopLimit(groups.map(\.config)) + .seconds(5)
     }
 
     mutating func stop(reason: String, at now: ContinuousClock.Instant, logged: Bool = false) -> [Action] {
@@ -552,9 +579,7 @@ struct DaemonLifecycle: Sendable {
         // STOPPING=1 first, before any service hears of the stop.
         var actions: [Action] = [.notify([.stopping, .status("stopping: \(reason)")])]
         if !logged { actions.append(.log(.notice, "\(reason); stopping every group")) }
-        for view in groups where view.isMeantToRun {
-            actions.append(.stopGroup(view.config.name, generation: view.generation))
-        }
+        actions += stopGroupsInOrder()
         let firstCheck = stopTimeout.map { $0 * 3 / 4 } ?? .seconds(25)
         actions.append(.scheduleExtend(at: now + firstCheck))
         actions.append(.statusChanged)
@@ -583,7 +608,12 @@ struct DaemonLifecycle: Sendable {
     /// so that it should be rendered again in a second.
     var statusAges: Bool {
         guard !isStopping else { return false }
-        return startingCount > 0 || groups.contains { if case .restarting = $0.phase { true } else { false } }
+        return startingCount > 0 || groups.contains {
+            switch $0.phase {
+            case .restarting, .waiting: true
+            default: false
+            }
+        }
     }
 
     /// The `STATUS=` line now: the counts, what is starting and for how long, what services said,
@@ -628,6 +658,7 @@ struct DaemonLifecycle: Sendable {
             default: break
             }
         }
+        parts += waitingText(at: now)
         if let error = reloadError {
             parts.append("reload failed, still running the previous config: \(error)")
         }

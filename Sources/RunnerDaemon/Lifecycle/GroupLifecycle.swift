@@ -12,7 +12,12 @@ import RunnerdConfig
 ///   behind) outlives its deadline, and on a forced stop;
 /// - what follows a run: a restart after a back-off, the end of the group, or giving up, by the
 ///   group's ``RestartPolicy``;
-/// - what reaches the log, through a ``RestartLogThrottle`` while the group flaps.
+/// - what reaches the log, through a ``RestartLogThrottle`` while the group flaps;
+/// - in a group whose services are ordered (`after:`, `type: oneshot`), who starts when and who
+///   is signalled when: a service is released once every service it is `after:` is ready (a
+///   oneshot: done), and at a stop it gets its stop signal once every service `after:` it has
+///   stopped; the whole stop is bounded by the group's interrupt timeout. A group without order
+///   launches and interrupts all its services at once, as one `GroupRunner`.
 ///
 /// ```
 /// launching ──every service ready──▶ running
@@ -88,6 +93,9 @@ struct GroupLifecycle: Sendable {
 
     /// What happened to the group.
     enum Event: Sendable, Equatable {
+        /// The deadline set with ``Action/armGroupDeadline(at:)`` passed: the ordered stop ran
+        /// out of the group's interrupt timeout.
+        case groupDeadline(at: ContinuousClock.Instant)
         /// The service's process was spawned.
         case serviceStarted(String, at: ContinuousClock.Instant)
         case serviceReady(String)
@@ -118,6 +126,16 @@ struct GroupLifecycle: Sendable {
         case launch(quiet: Bool)
         /// Ask every service of the run to stop (the group runner's stoppers).
         case interrupt
+        /// Prepare a run whose services start one by one, with ``startService(_:)``; `quiet` as
+        /// for ``launch(quiet:)``. Only for a group whose services are ordered.
+        case prepare(quiet: Bool)
+        /// Start this service of the prepared run; its result comes back as ``Event/serviceResult(_:_:at:)``.
+        case startService(String)
+        /// Ask this service to stop (its stopper), starting its own interrupt timeout, whose end
+        /// comes back as a `timedOut` result.
+        case stopService(String)
+        /// Feed ``Event/groupDeadline(at:)`` back at `at`.
+        case armGroupDeadline(at: ContinuousClock.Instant)
         /// Send the service's stop signal to what is left of it.
         case signal(String)
         /// SIGKILL to the service's process group and whatever escaped it.
@@ -135,12 +153,32 @@ struct GroupLifecycle: Sendable {
     }
 
     private enum ServicePhase: Sendable, Equatable {
+        /// Ordered groups only: not started yet, waiting for what it is `after:`.
+        case waiting
+        /// Started (launched or released), not spawned yet.
         case pending
         case starting
         case ready
         /// Told to stop, outside the group runner's own stop (a failed probe, leftovers).
         case stopping
+        /// A oneshot that exited 0: it counts as ready, and its result is in.
+        case done
         case ended
+    }
+
+    /// The order of an ordered group's services, worked out once from its config.
+    private struct ServiceOrder: Sendable {
+        var dependencies: [String: [String]]
+        var dependents: [String: [String]]
+        /// The oneshots and their `timeout:`.
+        var oneshots: [String: Duration]
+
+        init(_ config: GroupConfig) {
+            let order = config.serviceOrder
+            dependencies = order.dependencies
+            dependents = order.dependents
+            oneshots = Dictionary(config.services.filter { $0.type == .oneshot }.map { ($0.name, $0.timeout) }, uniquingKeysWith: { first, _ in first })
+        }
     }
 
     let config: GroupConfig
@@ -155,11 +193,16 @@ struct GroupLifecycle: Sendable {
     private var awaitingGone: Set<String> = []
     private var stopRequested = false
     private var quiet = false
+    /// Set for a group whose services start in order; nil for one that starts all at once.
+    private let order: ServiceOrder?
+    /// Ordered groups: the services told to stop during this run's stop.
+    private var stopSent: Set<String> = []
 
     init(config: GroupConfig, throttle: RestartLogThrottle = .standard) {
         self.config = config
         self.policy = RestartPolicy(config)
         self.throttle = throttle
+        self.order = config.startsInOrder ? ServiceOrder(config) : nil
     }
 
     /// Whether the group will run again, or is running now.
@@ -175,23 +218,29 @@ struct GroupLifecycle: Sendable {
 
     mutating func handle(_ event: Event) -> [Action] {
         switch event {
-        case .serviceStarted(let name, _):
+        case .serviceStarted(let name, let now):
             guard isRunning, phases[name] == .pending else { return [] }
             phases[name] = .starting
+            if let timeout = order?.oneshots[name] {
+                return [.report(.serviceStarting(name)), .armDeadline(name, at: now + timeout)]
+            }
             return [.report(.serviceStarting(name))]
 
         case .serviceReady(let name):
-            guard isRunning, phases[name] == .starting else { return [] }
+            // A oneshot is ready when it is done, not when it is spawned.
+            guard isRunning, phases[name] == .starting, order?.oneshots[name] == nil else { return [] }
             phases[name] = .ready
-            if state == .launching && phases.values.allSatisfy({ $0 == .ready }) { state = .running }
-            return [.report(.serviceReady(name))]
+            return [.report(.serviceReady(name))] + becameReady(name)
 
         case .serviceFailed(let name, let now), .serviceLingering(let name, let now):
-            guard let phase = phases[name], phase != .ended, phase != .stopping else { return [] }
+            guard let phase = phases[name], phase != .ended, phase != .stopping, phase != .done, phase != .waiting else { return [] }
             phases[name] = .stopping
             return [.signal(name), .armDeadline(name, at: now + interruptTimeout(of: name))]
 
-        case .deadline(let name, _):
+        case .deadline(let name, let now):
+            if let timeout = order?.oneshots[name], isRunning, phases[name] == .starting {
+                return oneshotTimedOut(name, after: timeout, at: now)
+            }
             guard phases[name] == .stopping, !killed.contains(name) else { return [] }
             killed.append(name)
             return [
@@ -204,13 +253,15 @@ struct GroupLifecycle: Sendable {
 
         case .serviceGone(let name, let now):
             guard awaitingGone.remove(name) != nil else { return [] }
-            return runMayHaveEnded(at: now)
+            return stopNextInOrder() + runMayHaveEnded(at: now)
 
         case .stopRequested(let now):
             stopRequested = true
             switch state {
             case .launching, .running:
                 state = .stopping(.request)
+                // With nothing left up (every service done or never started), the run ends here.
+                if order != nil { return beginOrderedStop(at: now) + runMayHaveEnded(at: now) }
                 return [.interrupt]
             case .stopping:
                 return []
@@ -219,6 +270,9 @@ struct GroupLifecycle: Sendable {
             case .ended:
                 return []
             }
+
+        case .groupDeadline(let now):
+            return groupDeadlinePassed(at: now)
 
         case .killRequested:
             guard isRunning || isStopping else { return [] }
@@ -249,16 +303,33 @@ struct GroupLifecycle: Sendable {
 
     private mutating func launch() -> [Action] {
         state = .launching
-        phases = Dictionary(uniqueKeysWithValues: config.services.map { ($0.name, ServicePhase.pending) })
         results = 0
         killed = []
         awaitingGone = []
+        stopSent = []
         quiet = throttle.isFlapping
-        return [.launch(quiet: quiet)]
+        guard let order else {
+            phases = Dictionary(uniqueKeysWithValues: config.services.map { ($0.name, ServicePhase.pending) })
+            return [.launch(quiet: quiet)]
+        }
+        phases = Dictionary(uniqueKeysWithValues: config.services.map { ($0.name, ServicePhase.waiting) })
+        var actions: [Action] = [.prepare(quiet: quiet)]
+        for service in config.services where order.dependencies[service.name]?.isEmpty ?? true {
+            phases[service.name] = .pending
+            actions.append(.startService(service.name))
+        }
+        return actions
     }
 
     private mutating func serviceEnded(_ name: String, _ result: ServiceResult, at now: ContinuousClock.Instant) -> [Action] {
-        guard let phase = phases[name], phase != .ended else { return [] }
+        guard let phase = phases[name], phase != .ended, phase != .done, phase != .waiting else { return [] }
+        if order?.oneshots[name] != nil, result.kind == .clean, isRunning {
+            // Done: it counts as ready, and the group runs on.
+            phases[name] = .done
+            results += 1
+            let logged: [Action] = quiet ? [] : [.log(.info, "group \(config.name): service \(name) is done (\(result.description))")]
+            return logged + [.report(.serviceReady(name))] + becameReady(name)
+        }
         phases[name] = .ended
         results += 1
         var actions: [Action] = [.report(.serviceDown(name))]
@@ -282,8 +353,93 @@ struct GroupLifecycle: Sendable {
             if !stopRequested && config.services.count > 1 && !quiet {
                 actions.append(.log(.info, "group \(config.name): service \(name) \(result.description); stopping the others"))
             }
+            if order != nil { actions += beginOrderedStop(at: now) }
+        } else {
+            actions += stopNextInOrder()
         }
         return actions + runMayHaveEnded(at: now)
+    }
+
+    // MARK: - Order
+
+    /// `name` is ready (or done): release the services waiting only for it and what else they are
+    /// after; the run is up once every service is.
+    private mutating func becameReady(_ name: String) -> [Action] {
+        var actions: [Action] = []
+        if let order {
+            for dependent in order.dependents[name] ?? [] where phases[dependent] == .waiting {
+                let deps = order.dependencies[dependent] ?? []
+                guard deps.allSatisfy({ phases[$0] == .ready || phases[$0] == .done }) else { continue }
+                phases[dependent] = .pending
+                actions.append(.startService(dependent))
+            }
+        }
+        if state == .launching && phases.values.allSatisfy({ $0 == .ready || $0 == .done }) { state = .running }
+        return actions
+    }
+
+    /// A oneshot ran past its `timeout:`: the group's start fails, as with a non-zero exit.
+    private mutating func oneshotTimedOut(_ name: String, after timeout: Duration, at now: ContinuousClock.Instant) -> [Action] {
+        let result = ServiceResult(kind: .failed, description: "did not finish within \(DurationText.format(timeout))")
+        state = .stopping(.service(name, result))
+        var actions: [Action] = []
+        if !quiet {
+            actions.append(.log(.warning, "group \(config.name): service \(name) \(result.description); stopping \(config.services.count > 1 ? "the group" : "it")"))
+        }
+        return actions + beginOrderedStop(at: now)
+    }
+
+    /// The start of an ordered stop: what never started never will, the whole stop gets the
+    /// group's interrupt timeout, and the services that nothing running is after get their stop
+    /// signal first.
+    private mutating func beginOrderedStop(at now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        for service in config.services {
+            switch phases[service.name] {
+            case .waiting?:
+                phases[service.name] = .ended
+                results += 1
+            case .done?:
+                // A finished oneshot is no longer up.
+                actions.append(.report(.serviceDown(service.name)))
+            default:
+                break
+            }
+        }
+        actions.append(.armGroupDeadline(at: now + config.groupInterruptTimeout))
+        return actions + stopNextInOrder()
+    }
+
+    /// During an ordered stop: the stop signal to each service still up once every service that
+    /// is `after:` it has stopped (ended, and gone if it was killed).
+    private mutating func stopNextInOrder() -> [Action] {
+        guard let order, isStopping else { return [] }
+        var actions: [Action] = []
+        for service in config.services {
+            let name = service.name
+            guard let phase = phases[name], phase != .ended, phase != .done, phase != .waiting, !stopSent.contains(name) else { continue }
+            let dependentsStopped = (order.dependents[name] ?? []).allSatisfy { dependent in
+                (phases[dependent] == .ended || phases[dependent] == .done) && !awaitingGone.contains(dependent)
+            }
+            guard dependentsStopped else { continue }
+            stopSent.insert(name)
+            actions.append(.stopService(name))
+        }
+        return actions
+    }
+
+    /// The ordered stop ran out of the group's interrupt timeout: SIGKILL to every service still up.
+    private mutating func groupDeadlinePassed(at now: ContinuousClock.Instant) -> [Action] {
+        guard order != nil, isStopping else { return [] }
+        var late: [String] = []
+        for service in config.services {
+            guard let phase = phases[service.name], phase != .ended, phase != .done, phase != .waiting else { continue }
+            if !killed.contains(service.name) { late.append(service.name) }
+        }
+        guard !late.isEmpty else { return [] }
+        killed += late
+        return [.log(.error, "group \(config.name): \(late.joined(separator: ", ")) did not stop within the group's \(DurationText.format(config.groupInterruptTimeout)); sending SIGKILL")]
+            + late.map { .kill($0) }
     }
 
     /// Once every service has reported and every killed one is gone, the run is over: the

@@ -230,6 +230,18 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
                 launch(group, quiet: quiet)
             case .interrupt:
                 group.runner?.interrupt()
+            case .prepare(let quiet):
+                prepare(group, quiet: quiet)
+            case .startService(let name):
+                startService(name, in: group)
+            case .stopService(let name):
+                group.members[name]?.interrupt()
+            case .armGroupDeadline(let at):
+                let run = group.run
+                schedule(at: at) { [self] in
+                    guard group.run == run else { return }
+                    perform(group.machine.handle(.groupDeadline(at: .now)), in: group)
+                }
             case .signal(let name):
                 group.service(name)?.signalRemaining()
             case .kill(let name):
@@ -271,13 +283,44 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
         group.services = services
         group.runners = runners
         group.runner = groupRunner
-        try? groupRunner.runAsync { [self] result in
+        try? groupRunner.runAsync(onResult: results(of: group, run: run))
+    }
+
+    /// Where a run's results go: each hops onto the loop and reaches the group's machine only if
+    /// the run is still the current one.
+    private func results(of group: GroupShell, run: Int) -> @Sendable (RunResult) -> Void {
+        { [self] result in
             let converted = Self.serviceResult(result)
             loop.execute { [self] in
                 guard group.run == run else { return }
                 perform(group.machine.handle(.serviceResult(result.runnerID, converted, at: .now)), in: group)
             }
         }
+    }
+
+    /// Prepares one run of an ordered group: a fresh service and runner for each configured
+    /// service, none started; the group's machine starts them one by one (``startService(_:in:)``).
+    private func prepare(_ group: GroupShell, quiet: Bool) {
+        group.run += 1
+        let run = group.run
+        group.services = group.config.services.map { service in
+            dependencies.makeService(group.config.name, service, quiet, events(for: group, run: run, quiet: quiet))
+        }
+        group.runners = group.services.map { $0.makeRunner() }
+        group.runner = nil
+        group.members = [:]
+    }
+
+    /// Starts one service of an ordered group's run, as a group runner of its own, so that its
+    /// stop (``GroupLifecycle/Action/stopService(_:)``) comes when the machine says, not when a
+    /// sibling ends.
+    private func startService(_ name: String, in group: GroupShell) {
+        guard let index = group.runners.firstIndex(where: { $0.id == name }), group.members[name] == nil else { return }
+        let service = group.services[index]
+        let member = GroupRunner(interruptDuration: max(service.config.interruptTimeout, group.config.groupInterruptTimeout))
+        try? member.add(group.runners[index])
+        group.members[name] = member
+        try? member.runAsync(onResult: results(of: group, run: group.run))
     }
 
     /// The callbacks of one run's services: each hops onto the loop and reaches the group's
@@ -405,6 +448,8 @@ private final class GroupShell: @unchecked Sendable {
     var services: [ProcessService] = []
     var runners: [Runner] = []
     var runner: GroupRunner?
+    /// An ordered group's run: each started service as a group runner of its own, by name.
+    var members: [String: GroupRunner] = [:]
 
     init(config: GroupConfig, generation: Int, restartLog: RestartLogThrottle) {
         self.config = config

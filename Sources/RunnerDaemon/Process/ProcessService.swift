@@ -293,17 +293,20 @@ final class ProcessService: Sendable {
         }
         let lineWatcher = watchLines
         let (stdout, stderr) = (launch.stdout, launch.stderr)
-        processes.loop.execute {
-            stdout.start(pid: pid, lineWatcher: lineWatcher)
-            stderr.start(pid: pid, lineWatcher: lineWatcher)
-        }
         let order = state.withLock { state -> Order in
             state.processGroup = pid
             return state.order
         }
         // An order given before the process existed applies to it at once.
         if order != .none { Glibc.kill(-pid, order == .kill ? SIGKILL : config.stopSignal) }
+        // The spawn is reported before the output is read: the loop reads the pipes, and the
+        // ready that a line can bring must reach the group's machine after the start, which it
+        // would otherwise ignore.
         context.events.spawned(self, pid)
+        processes.loop.execute {
+            stdout.start(pid: pid, lineWatcher: lineWatcher)
+            stderr.start(pid: pid, lineWatcher: lineWatcher)
+        }
         monitor.started()
     }
 

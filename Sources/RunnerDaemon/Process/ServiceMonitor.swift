@@ -125,13 +125,24 @@ final class ServiceMonitor: Sendable {
 
     private func startReadinessDeadline(_ timeout: Duration, what: String) {
         let deadline = token.child(timeout: timeout)
-        let previous = state.withLock { state -> CancellationToken? in
+        // The loop reads the service's output as soon as the pipes start, which can be before
+        // `started()` runs: a ready line may have come already, and then no deadline applies
+        // (one armed after it failed a ready service at its timeout; a wave released by `after:`
+        // hit it often).
+        let (previous, ready) = state.withLock { state -> (CancellationToken?, Bool) in
+            guard !state.ready else { return (nil, true) }
             defer { state.readinessDeadline = deadline }
-            return state.readinessDeadline
+            return (state.readinessDeadline, false)
         }
         previous?.cancel()
+        if ready {
+            deadline.cancel()
+            return
+        }
         deadline.onCancel { [self] in
-            if deadline.cause == .timeout(timeout) { fail(.notReady("\(what) within \(DurationText.format(timeout))")) }
+            if deadline.cause == .timeout(timeout), !state.withLock({ $0.ready }) {
+                fail(.notReady("\(what) within \(DurationText.format(timeout))"))
+            }
         }
     }
 

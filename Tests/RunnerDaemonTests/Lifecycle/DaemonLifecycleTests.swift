@@ -8,9 +8,9 @@ import Testing
 /// Group reports are fed by hand, as the group machines would send them.
 @Suite("DaemonLifecycle")
 struct DaemonLifecycleTests {
-    private typealias Action = DaemonLifecycle.Action
+    typealias Action = DaemonLifecycle.Action
 
-    private typealias Driver = DaemonDriver
+    typealias Driver = DaemonDriver
 
     @Test func readyGoesOutOnceEveryServiceOfEveryGroupIsReady() {
         var driver = Driver([Fixture.group("a", services: ["x", "y"]), Fixture.group("b")])

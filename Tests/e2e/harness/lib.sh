@@ -13,9 +13,10 @@
 # procps has ps and kill for the scenarios; python3 runs the demo-like fixture services.
 : "${E2E_PACKAGES:=systemd,systemd-sysv,dbus,procps,python3}"
 : "${E2E_NAME:=runnerd-e2e}"                     # machine name and hostname inside
-: "${E2E_STATE:=/run/$E2E_NAME}"                  # pids and the console log of the running container
+# Both follow E2E_NAME, so that runs under different names (engineers sharing a machine) never
+# read, tear down or kill each other's container; the defaults are what they always were.
+: "${E2E_STATE:=/run/$E2E_NAME}"                 # pids and the console log of the running container
 : "${E2E_CGROUP:=$E2E_NAME}"                     # our own sub-cgroup in each host hierarchy
-# (Both follow E2E_NAME, so that two suites with different names never stop each other's container.)
 : "${E2E_BOOT_TIMEOUT:=60}"                      # seconds until systemd inside must be up
 
 E2E_ROOTFS=$E2E_CACHE/rootfs

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 16. Remove and purge: `dpkg -r` stops runnerd and its instances and keeps the config;
-# `dpkg -P` removes the config and the enablement links. Runs last: it uninstalls the package.
+# `dpkg -P` removes the config and the enablement links. It uninstalls the package: later
+# scenarios (17) install it again.
 . "$(dirname "$0")/../harness/scenario.sh"
 
 start_base
