@@ -153,3 +153,51 @@ struct ControlLifecycleTests {
         #expect(driver.machine.state == .running)
     }
 }
+
+/// Control requests on groups in dependency order: `app` binds to `db`.
+@Suite("DaemonLifecycle+Control with order")
+struct ControlOrderLifecycleTests {
+    private func bound() -> DaemonDriver {
+        var app = Fixture.group("app", required: false)
+        app.after = ["db"]
+        app.bindsTo = ["db"]
+        return DaemonDriver([Fixture.group("db", required: false), app])
+    }
+
+    @Test func aStopOfAGroupStillWaitingForItsTurnEndsItAtOnce() {
+        var driver = bound()
+        #expect(driver.machine.report(at: Fixture.at(.zero)).groups.map(\.state) == ["starting", "waiting"])
+        let actions = driver.send(.groupCommand(.init(request: 1, kind: .stop, groups: ["app"])), at: .seconds(1))
+        #expect(actions.stoppedGroups.isEmpty)
+        #expect(driver.replies[1] == .groups([.init(group: "app", succeeded: true, message: "stopped")]))
+        // db becomes ready; app stays down, stopped by request.
+        let up = driver.send(.group("db", generation: driver.generations["db"]!, .serviceStarting("s")), at: .seconds(2))
+            + driver.send(.group("db", generation: driver.generations["db"]!, .serviceReady("s")), at: .seconds(2))
+        #expect(!up.startedGroups.contains("app"))
+        #expect(driver.machine.report(at: Fixture.at(.seconds(2))).groups.map(\.state) == ["running", "stopped"])
+    }
+
+    @Test func aGroupStartedOnRequestWaitsForWhatItStartsAfter() {
+        var driver = bound()
+        driver.send(.groupCommand(.init(request: 1, kind: .stop, groups: ["app"])), at: .seconds(1))
+        driver.send(.groupCommand(.init(request: 2, kind: .start, groups: ["app"])), at: .seconds(2))
+        #expect(driver.machine.report(at: Fixture.at(.seconds(2))).groups.map(\.state) == ["starting", "waiting"])
+        #expect(driver.replies[2] == nil)
+        driver.bringUp("db", at: .seconds(3))
+        #expect(driver.log.map(\.action).startedGroups.filter { $0 == "app" }.count == 1)
+        driver.bringUp("app", at: .seconds(4))
+        #expect(driver.replies[2] == .groups([.init(group: "app", succeeded: true, message: "ready")]))
+    }
+
+    @Test func thePlanRestartsTheGroupsBoundToAChangedOne() {
+        var driver = bound()
+        driver.send(.planRequested(request: 3), at: .seconds(1))
+        var new = driver.machine.config
+        new.groups[0].maxRestarts = 9
+        let actions = driver.send(.planConfigLoaded(request: 3, new), at: .seconds(1))
+        #expect(actions == [.reply(request: 3, .plan(ReloadPlan(steps: [
+            .init(group: "db", action: .restart, reason: "changed: max-restarts"),
+            .init(group: "app", action: .restart, reason: "binds to db, which changes"),
+        ])))])
+    }
+}
