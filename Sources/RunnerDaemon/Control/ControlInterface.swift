@@ -36,7 +36,7 @@ package enum ControlInterface {
         # One group: services that run together or not at all.
         type Group (
           name: string,
-          # starting, running, restarting, stopping, stopped, finished or gave-up
+          # starting, waiting, running, restarting, stopping, stopped, finished or gave-up
           state: string,
           required: bool,
           ready: int,
@@ -51,6 +51,8 @@ package enum ControlInterface {
           nextRestartSeconds: ?float,
           # Stopped with Stop; it stays down until Start
           stoppedByRequest: bool,
+          # While it waits for the groups it starts after: which, and how they stand
+          waitingFor: ?string,
           # Its services' memory and CPU time together, under a delegated cgroup
           memoryBytes: ?int,
           cpuSeconds: ?float,

@@ -16,7 +16,7 @@ package struct StatusReport: Sendable, Equatable {
 
     package struct Group: Sendable, Equatable {
         package var name: String
-        /// `starting`, `running`, `restarting`, `stopping`, `stopped`, `finished` or `gave-up`.
+        /// `starting`, `waiting`, `running`, `restarting`, `stopping`, `stopped`, `finished` or `gave-up`.
         package var state: String
         package var required: Bool
         package var ready: Int
@@ -32,6 +32,9 @@ package struct StatusReport: Sendable, Equatable {
         package var nextRestartIn: Duration?
         /// Stopped with `runnerd stop`; it stays down until `runnerd start`.
         package var stoppedByRequest: Bool
+        /// While it waits for the groups it starts after: which, and how they stand
+        /// (`db (starting, 3s)`).
+        package var waitingFor: String?
         package var services: [Service]
         /// What its services' cgroups use together, when they run in cgroups of their own.
         package var memoryBytes: UInt64?
@@ -142,6 +145,7 @@ extension StatusReport.Group {
         if let lastExit { members.append(("lastExit", .string(lastExit))) }
         if let nextRestartIn { members.append(("nextRestartSeconds", .number(nextRestartIn.seconds))) }
         members.append(("stoppedByRequest", .bool(stoppedByRequest)))
+        if let waitingFor { members.append(("waitingFor", .string(waitingFor))) }
         if let memoryBytes { members.append(("memoryBytes", .number(Double(memoryBytes)))) }
         if let cpuUsage { members.append(("cpuSeconds", .number(cpuUsage.seconds))) }
         members.append(("services", .array(services.map(\.json))))
@@ -161,6 +165,7 @@ extension StatusReport.Group {
             nextRestartIn: json["nextRestartSeconds"]?.doubleValue.map(Duration.seconds),
             stoppedByRequest: json["stoppedByRequest"]?.boolValue ?? false
         )
+        waitingFor = json["waitingFor"]?.stringValue
         memoryBytes = json["memoryBytes"]?.intValue.map { UInt64(max(0, $0)) }
         cpuUsage = json["cpuSeconds"]?.doubleValue.map { Duration.seconds($0) }
         for service in services { self.services.append(try StatusReport.Service(json: service)) }

@@ -22,6 +22,7 @@ package struct StatusTable {
         for group in report.groups {
             var state = group.state
             if group.stoppedByRequest { state = "stopped by request" }
+            if let waitingFor = group.waitingFor { state = "waiting for \(waitingFor)" }
             var lastExit = group.lastExit ?? "-"
             if let next = group.nextRestartIn { lastExit += "; next run in \(Self.format(next))" }
             rows.append(
@@ -87,7 +88,7 @@ package struct StatusTable {
         let code: String
         switch state {
         case "running", "ready": code = "32"
-        case "starting", "restarting", "stopping", "reloading": code = "33"
+        case "starting", "waiting", "restarting", "stopping", "reloading": code = "33"
         case "gave-up": code = "31"
         case "stopped", "down", "finished": code = "2"
         default: return text

@@ -289,6 +289,7 @@ extension DaemonLifecycle {
                 stoppedByRequest: stoppedByRequest.contains(view.config.name)
             )
             group.generation = view.generation
+            group.waitingFor = waitingFor(view, at: now)
             if case .restarting(let at, _, _, _) = view.phase { group.nextRestartIn = at > now ? at - now : .zero }
             group.services = zip(view.services, view.config.services).map { service, config in
                 StatusReport.Service(

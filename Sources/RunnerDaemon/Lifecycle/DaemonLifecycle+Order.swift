@@ -230,16 +230,17 @@ extension DaemonLifecycle {
     /// `group api waiting for db (starting, 3s)`, for each waiting group.
     func waitingText(at now: ContinuousClock.Instant) -> [String] {
         guard ordering.isOrdered else { return [] }
-        var parts: [String] = []
-        for view in groups {
-            guard case .waiting(let since) = view.phase else { continue }
-            let waited = DurationText.format(Self.rounded(now - since))
-            let unmet = unmetDependencies(of: view.config.name).map { dependency -> String in
-                guard case .pending(let what) = standing(of: dependency) else { return "\(dependency) (down, \(waited))" }
-                return "\(dependency) (\(what), \(waited))"
-            }
-            parts.append("group \(view.config.name) waiting for \(unmet.isEmpty ? "its turn" : unmet.joined(separator: ", "))")
+        return groups.compactMap { view in waitingFor(view, at: now).map { "group \(view.config.name) waiting for \($0)" } }
+    }
+
+    /// What a waiting group waits for, as `db (starting, 3s)`; nil when it does not wait.
+    func waitingFor(_ view: GroupView, at now: ContinuousClock.Instant) -> String? {
+        guard case .waiting(let since) = view.phase else { return nil }
+        let waited = DurationText.format(Self.rounded(now - since))
+        let unmet = unmetDependencies(of: view.config.name).map { dependency -> String in
+            guard case .pending(let what) = standing(of: dependency) else { return "\(dependency) (down, \(waited))" }
+            return "\(dependency) (\(what), \(waited))"
         }
-        return parts
+        return unmet.isEmpty ? "its turn" : unmet.joined(separator: ", ")
     }
 }
