@@ -244,18 +244,18 @@ public final class GroupRunner: Sendable {
         // Most groups have a single duration, so the previous runner's is tried before hashing
         // one per runner (see "GroupRunner: starting and stopping N runners" in BENCHMARKS.md).
         var previous: (duration: Duration, deadlines: InterruptDeadlines)?
-        for (index, runner) in runners.enumerated() {
+        for runner in runners {
             runner.interruptForGroup { runner in
                 let duration = runner.interruptDuration
                 if let previous, previous.duration == duration {
-                    previous.deadlines.start(index)
+                    previous.deadlines.start(runner)
                 } else if let shared = deadlines[duration] {
                     previous = (duration, shared)
-                    shared.start(index)
-                } else if let fresh = registerDeadlines(duration, of: runners) {
+                    shared.start(runner)
+                } else if let fresh = registerDeadlines(duration) {
                     deadlines[duration] = fresh
                     previous = (duration, fresh)
-                    fresh.start(index)
+                    fresh.start(runner)
                 }
             }
         }
@@ -268,10 +268,10 @@ public final class GroupRunner: Sendable {
 
     /// New deadlines for one duration, cancelled with the group's timers; nil once the group has
     /// every result, when no timeout is needed any more.
-    private func registerDeadlines(_ duration: Duration, of runners: [Runner]) -> InterruptDeadlines? {
+    private func registerDeadlines(_ duration: Duration) -> InterruptDeadlines? {
         state.withLock { state in
             guard state.phase == .interrupting else { return nil }
-            let deadlines = InterruptDeadlines(duration: duration, runners: runners)
+            let deadlines = InterruptDeadlines(duration: duration)
             state.deadlines.append(deadlines)
             return deadlines
         }
@@ -314,7 +314,8 @@ private struct Completion {
     let deadlines: [InterruptDeadlines]
 
     func complete() {
-        // The waiter first: the timers left would find the group finished and do nothing.
+        // The waiter first: the timers left would find the group finished and do nothing, and
+        // dropping a large group's deadlines releases one reference per interrupted runner.
         continuation?.resume(returning: results)
         stream?.finish()
         for timer in timers { TimerQueue.shared.cancel(timer) }

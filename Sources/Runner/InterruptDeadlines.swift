@@ -9,14 +9,10 @@ import Synchronization
 /// group expires on one firing. One timer per runner would instead keep a timer entry and a
 /// closure per runner alive (guarded by "GroupRunner: starting and stopping N runners" in
 /// BENCHMARKS.md).
-///
-/// A runner is recorded by its index in the group's list, which this object holds once: the
-/// stop loop then changes no runner's reference count, and dropping the deadlines releases
-/// nothing per runner (guarded by the same benchmark).
 final class InterruptDeadlines: Sendable {
     private struct Pending {
         let deadline: UInt64
-        let index: Int
+        let runner: Runner
     }
 
     private struct State {
@@ -28,35 +24,36 @@ final class InterruptDeadlines: Sendable {
     }
 
     private let duration: UInt64
-    /// The group's runners, in the group's order.
-    private let runners: [Runner]
     private let state = Mutex(State())
 
-    init(duration: Duration, runners: [Runner]) {
+    init(duration: Duration) {
         self.duration = duration.clampedNanoseconds
-        self.runners = runners
     }
 
-    /// Starts the timeout of the runner at `index` in `runners` now: `expireInterrupt()` is
-    /// called on it once the duration has passed, unless `cancel()` comes first.
-    func start(_ index: Int) {
+    /// Starts `runner`'s timeout now: `expireInterrupt()` is called on it once the duration has
+    /// passed, unless `cancel()` comes first.
+    func start(_ runner: Runner) {
         let deadline = monotonicNanoseconds() &+ duration
         state.withLock { state in
             guard !state.cancelled else { return }
-            state.pending.append(Pending(deadline: deadline, index: index))
+            state.pending.append(Pending(deadline: deadline, runner: runner))
             if state.timer == nil { state.timer = arm(at: deadline) }
         }
     }
 
     /// Stops every timeout that has not fired yet; the group has all its results.
     func cancel() {
-        let timer = state.withLock { state in
+        let (timer, pending) = state.withLock { state in
             state.cancelled = true
-            state.pending = []
-            return state.timer.take()
+            defer {
+                state.timer = nil
+                state.pending = []
+            }
+            return (state.timer, state.pending)
         }
-        // Cancelled outside the lock: the timer's closure holds this object.
+        // Released outside the lock: the timer's closure holds this object.
         if let timer { TimerQueue.shared.cancel(timer) }
+        _ = consume pending
     }
 
     /// Called with the lock held; scheduling never calls back into this object.
@@ -65,13 +62,13 @@ final class InterruptDeadlines: Sendable {
     }
 
     private func expireDue() {
-        let due = state.withLock { state -> [Int] in
+        let due = state.withLock { state -> [Runner] in
             state.timer = nil
             guard !state.cancelled else { return [] }
             let now = monotonicNanoseconds()
-            var due: [Int] = []
+            var due: [Runner] = []
             while state.next < state.pending.count && state.pending[state.next].deadline <= now {
-                due.append(state.pending[state.next].index)
+                due.append(state.pending[state.next].runner)
                 state.next += 1
             }
             if state.next < state.pending.count {
@@ -82,6 +79,6 @@ final class InterruptDeadlines: Sendable {
             }
             return due
         }
-        for index in due { runners[index].expireInterrupt() }
+        for runner in due { runner.expireInterrupt() }
     }
 }
