@@ -4,8 +4,9 @@ import Glibc
 // The control socket's request parser under libFuzzer: every input is a stream of bytes as a
 // client might send it. It is cut at NUL bytes the way the socket cuts messages, and each message
 // goes through the daemon's own decoding: JSON, the varlink call, the request. Beyond not
-// crashing, what decodes must survive its own encoding unchanged, and what does not decode must
-// say where (an offset inside the message).
+// crashing, what decodes must survive its own encoding unchanged, what does not decode must say
+// where (an offset inside the message), and an object's members found by skimming (as a client
+// printing `--json` does) must be exactly the decoded ones.
 
 @_silgen_name("LLVMFuzzerRunDriver")
 private func runFuzzerDriver(
@@ -30,6 +31,16 @@ private func check(_ message: [UInt8]) {
         if again != value { fatalError("JSON does not survive its own text: \(value.text)") }
     } catch {
         if error.offset < 0 || error.offset > message.count { fatalError("a parse error outside the message: \(error)") }
+    }
+    // What the client skims (`--json`) must agree with what it would decode. (The skim checks the
+    // grammar only: it may accept text that does not decode, such as invalid UTF-8.)
+    if case .object(let decoded)? = try? JSONValue.parse(message) {
+        guard let members = try? JSONValue.memberRanges(of: message), members.count == decoded.count else {
+            fatalError("an object the skim rejects, or whose members it miscounts")
+        }
+        for (member, value) in zip(members, decoded) where member.name != value.0 || (try? JSONValue.parse(Array(message[member.range]))) != value.1 {
+            fatalError("a skimmed member differs from the decoded one: \(member.name)")
+        }
     }
     guard let call = try? VarlinkCall.decode(message) else { return }
     let encoded = call.encoded

@@ -68,7 +68,23 @@ package final class ControlClient {
     /// Sends `call` and returns its one reply; a varlink error reply is thrown.
     package func call(_ call: VarlinkCall, timeout: Duration) throws(ControlClientError) -> JSONValue {
         try send(call)
-        return try receive(timeout: timeout).parameters
+        return try Self.decode(try receiveMessage(timeout: timeout)).parameters
+    }
+
+    /// Sends `call` and returns its reply's parameters as the daemon wrote them, checked but not
+    /// decoded (for `--json`, which prints them as they are); a varlink error reply is thrown.
+    package func callReturningText(_ call: VarlinkCall, timeout: Duration) throws(ControlClientError) -> [UInt8] {
+        try send(call)
+        let message = try receiveMessage(timeout: timeout)
+        let members: [(name: String, range: Range<Int>)]
+        do {
+            members = try JSONValue.memberRanges(of: message)
+        } catch {
+            throw .badReply("\(error)")
+        }
+        if members.contains(where: { $0.name == "error" }) { _ = try Self.decode(message) }
+        guard let parameters = members.first(where: { $0.name == "parameters" }) else { return Array("{}".utf8) }
+        return Array(message[parameters.range])
     }
 
     /// Sends `call` with `more` and hands each reply to `body` until one says it is the last or
@@ -78,7 +94,7 @@ package final class ControlClient {
         call.more = true
         try send(call)
         while true {
-            let reply = try receive(timeout: timeout)
+            let reply = try Self.decode(try receiveMessage(timeout: timeout))
             guard body(reply.parameters), reply.continues else { return }
         }
     }
@@ -96,29 +112,33 @@ package final class ControlClient {
         }
     }
 
-    private func receive(timeout: Duration) throws(ControlClientError) -> VarlinkReply {
+    /// A reply, decoded; a varlink error reply is thrown.
+    private static func decode(_ message: [UInt8]) throws(ControlClientError) -> VarlinkReply {
+        let reply: VarlinkReply
+        do {
+            reply = try VarlinkReply.decode(message)
+        } catch {
+            throw .badReply("\(error)")
+        }
+        if let error = reply.error {
+            if error.hasSuffix(".PermissionDenied") {
+                throw .notAllowed(reply.parameters["reason"]?.stringValue ?? "runnerd refused the call")
+            }
+            throw .failed(error: error, parameters: reply.parameters)
+        }
+        return reply
+    }
+
+    /// The next message, without its NUL.
+    private func receiveMessage(timeout: Duration) throws(ControlClientError) -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if let end = buffer[searched...].firstIndex(of: 0) {
-                let message = buffer[..<end]
-                defer {
-                    buffer.removeSubrange(...end)
-                    searched = 0
-                }
-                let reply: VarlinkReply
-                do {
-                    reply = try VarlinkReply.decode(message)
-                } catch {
-                    throw .badReply("\(error)")
-                }
-                if let error = reply.error {
-                    if error.hasSuffix(".PermissionDenied") {
-                        throw .notAllowed(reply.parameters["reason"]?.stringValue ?? "runnerd refused the call")
-                    }
-                    throw .failed(error: error, parameters: reply.parameters)
-                }
-                return reply
+                let message = Array(buffer[..<end])
+                buffer.removeSubrange(...end)
+                searched = 0
+                return message
             }
             let left = deadline - .now
             guard left > .zero else { throw .timedOut(timeout) }

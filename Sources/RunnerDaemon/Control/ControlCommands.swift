@@ -29,10 +29,10 @@ package enum ControlCommands {
             let call = VarlinkCall(method: "\(ControlInterface.name).Status", parameters: .object(groups.isEmpty ? [] : [("groups", .array(groups.map { .string($0) }))]))
             let colour = isatty(1) != 0
             guard watch else {
-                let reply = try client.call(call, timeout: .seconds(10))
                 if json {
-                    writeOut(reply.bytes + [UInt8(ascii: "\n")])
+                    writeOut(try client.callReturningText(call, timeout: .seconds(10)) + [UInt8(ascii: "\n")])
                 } else {
+                    let reply = try client.call(call, timeout: .seconds(10))
                     writeOut(Array(StatusTable(try StatusReport(json: reply), colour: colour).text.utf8))
                 }
                 return 0

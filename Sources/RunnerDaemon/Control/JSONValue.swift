@@ -83,6 +83,18 @@ package enum JSONValue: Sendable, Equatable {
         return value
     }
 
+    /// The members of the JSON object that fills `bytes`, each with where its value's text lies,
+    /// without building the values: a client that only passes a reply's parameters on (`runnerd
+    /// status --json`) need not decode and encode hundreds of kilobytes again. The text is
+    /// checked against JSON's grammar as it is skipped (strings are not checked for UTF-8).
+    package static func memberRanges(of bytes: [UInt8]) throws(ParseError) -> [(name: String, range: Range<Int>)] {
+        var parser = JSONParser(bytes)
+        let ranges = try parser.topLevelMembers()
+        parser.skipWhitespace()
+        guard parser.atEnd else { throw parser.error("unexpected text after the value") }
+        return ranges
+    }
+
     // MARK: - Writing
 
     /// The value as compact JSON text.
@@ -130,21 +142,30 @@ package enum JSONValue: Sendable, Equatable {
         return "\(value)"
     }
 
-    /// A string's UTF-8, quoted; only `"`, `\` and control characters need escapes.
+    /// A string's UTF-8, quoted; only `"`, `\` and control characters need escapes, and the
+    /// runs between them (usually the whole string) are copied as they are.
     private static func writeString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += #"\""#.utf8
-            case UInt8(ascii: "\\"): out += #"\\"#.utf8
-            case UInt8(ascii: "\n"): out += #"\n"#.utf8
-            case UInt8(ascii: "\r"): out += #"\r"#.utf8
-            case UInt8(ascii: "\t"): out += #"\t"#.utf8
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            default: out.append(byte)
+        var value = value
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: bytes[runStart..<index])
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out += #"\""#.utf8
+                case UInt8(ascii: "\\"): out += #"\\"#.utf8
+                case UInt8(ascii: "\n"): out += #"\n"#.utf8
+                case UInt8(ascii: "\r"): out += #"\r"#.utf8
+                case UInt8(ascii: "\t"): out += #"\t"#.utf8
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                }
             }
+            out.append(contentsOf: bytes[runStart...])
         }
         out.append(UInt8(ascii: "\""))
     }
@@ -171,6 +192,96 @@ private struct JSONParser {
 
     mutating func skipWhitespace() {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    }
+
+    /// A top-level object's member names and their values' byte ranges (see
+    /// ``JSONValue/memberRanges(of:)``).
+    mutating func topLevelMembers() throws(JSONValue.ParseError) -> [(name: String, range: Range<Int>)] {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw error("expected an object") }
+        index += 1
+        var members: [(name: String, range: Range<Int>)] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return members
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let name = try string()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            let start = index
+            try skipValue(depth: 1)
+            members.append((name, start..<index))
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of the text") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return members }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    /// Steps over one value, checking its grammar, building nothing.
+    mutating func skipValue(depth: Int) throws(JSONValue.ParseError) {
+        guard depth < JSONValue.maximumDepth else { throw error("nested deeper than \(JSONValue.maximumDepth) levels") }
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of the text") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == close {
+                index += 1
+                return
+            }
+            while true {
+                if isObject {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                    try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                    index += 1
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of the text") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == close { index += 1; return }
+                throw error(isObject ? "expected ',' or '}'" : "expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        default:
+            _ = try value(depth: depth)
+        }
+    }
+
+    /// Steps over a string: its escapes are checked, its bytes are not decoded.
+    private mutating func skipString() throws(JSONValue.ParseError) {
+        index += 1
+        while true {
+            guard index < bytes.count else { throw error("unterminated string") }
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte < 0x20 { throw error("a control character in a string must be escaped") }
+            guard byte == UInt8(ascii: "\\") else { continue }
+            guard index < bytes.count else { throw error("unterminated string") }
+            let escape = bytes[index]
+            index += 1
+            if escape == UInt8(ascii: "u") {
+                _ = try hex4()
+            } else if !"\"\\/bfnrt".utf8.contains(escape) {
+                throw error("unknown escape")
+            }
+        }
     }
 
     mutating func value(depth: Int) throws(JSONValue.ParseError) -> JSONValue {

@@ -52,6 +52,18 @@ struct VarlinkCodecTests {
         #expect(value == .array([.string("before \"quoted\" after\\tabé😀 end"), "plain"]))
     }
 
+    @Test func membersAreFoundWithoutDecodingAndTheirTextIsTheValue() throws {
+        let text = Array(#" {"parameters": {"a": [1, {"b": "x\"}"}], "c": null} , "continues":true}"#.utf8)
+        let members = try JSONValue.memberRanges(of: text)
+        #expect(members.map(\.name) == ["parameters", "continues"])
+        let parameters = Array(text[members[0].range])
+        #expect(String(decoding: parameters, as: UTF8.self) == #"{"a": [1, {"b": "x\"}"}], "c": null}"#)
+        #expect(try JSONValue.parse(parameters)["c"] == .null)
+        for bad in [#"{"a": [1, }"#, #"{"a": "\x"}"#, #"{"a" 1}"#, #"[1]"#, #"{"a": 1} x"#, #"{"a": {"b" "c"}}"#, "{\"a\": \"\u{01}\"}"] {
+            #expect(throws: JSONValue.ParseError.self, "\(bad)") { try JSONValue.memberRanges(of: Array(bad.utf8)) }
+        }
+    }
+
     @Test func invalidUTF8AndDeepNestingAreRefused() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
         let deep = String(repeating: "[", count: JSONValue.maximumDepth + 1) + String(repeating: "]", count: JSONValue.maximumDepth + 1)
