@@ -198,9 +198,9 @@ extension StatusReport.Service {
 }
 
 extension Duration {
-    /// The duration in seconds, with its fraction.
+    /// The duration in seconds, to the millisecond: what the status report shows.
     var seconds: Double {
         let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        return Double(seconds) + Double(attoseconds / 1_000_000_000_000_000) / 1000
     }
 }

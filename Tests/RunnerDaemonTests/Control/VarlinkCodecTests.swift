@@ -64,6 +64,15 @@ struct VarlinkCodecTests {
         }
     }
 
+    @Test func numbersAreWrittenExactlyAndShort() throws {
+        let cases: [(Double, String)] = [(3.046, "3.046"), (-0.25, "-0.25"), (0.001, "0.001"), (12, "12"), (-7, "-7"), (2.5e-7, "2.5e-07"), (1234.5678, "1234.5678")]
+        for (value, text) in cases {
+            #expect(JSONValue.number(value).text == text)
+            #expect(try JSONValue.parse(Array(text.utf8)) == .number(value))
+        }
+        #expect(Duration.milliseconds(3046).seconds == 3.046)
+    }
+
     @Test func invalidUTF8AndDeepNestingAreRefused() {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse([0x22, 0xFF, 0x22]) }
         let deep = String(repeating: "[", count: JSONValue.maximumDepth + 1) + String(repeating: "]", count: JSONValue.maximumDepth + 1)
