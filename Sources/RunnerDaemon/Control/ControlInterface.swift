@@ -20,7 +20,7 @@ package enum ControlInterface {
         # One service of a group.
         type Service (
           name: string,
-          # down, starting or ready
+          # down, starting, ready, or done (a oneshot that finished)
           state: string,
           # What decides readiness: notify, tcp, http, exec, log-line or none
           readiness: string,

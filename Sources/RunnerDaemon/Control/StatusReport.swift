@@ -64,7 +64,7 @@ package struct StatusReport: Sendable, Equatable {
 
     package struct Service: Sendable, Equatable {
         package var name: String
-        /// `down`, `starting` or `ready`.
+        /// `down`, `starting`, `ready`, or `done` (a `type: oneshot` that finished its work).
         package var state: String
         /// What decides readiness: `notify`, `tcp`, `http`, `exec`, `log-line` or `none`.
         package var readiness: String

@@ -90,7 +90,7 @@ package struct StatusTable {
         case "running", "ready": code = "32"
         case "starting", "waiting", "restarting", "stopping", "reloading": code = "33"
         case "gave-up": code = "31"
-        case "stopped", "down", "finished": code = "2"
+        case "stopped", "down", "finished", "done": code = "2"
         default: return text
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"

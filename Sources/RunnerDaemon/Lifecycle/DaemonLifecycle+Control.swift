@@ -292,9 +292,11 @@ extension DaemonLifecycle {
             group.waitingFor = waitingFor(view, at: now)
             if case .restarting(let at, _, _, _) = view.phase { group.nextRestartIn = at > now ? at - now : .zero }
             group.services = zip(view.services, view.config.services).map { service, config in
-                StatusReport.Service(
-                    name: service.name, state: Self.serviceState(service.phase), readiness: config.ready?.kindName ?? "none",
-                    status: service.status, uptime: service.since.map { now - $0 }
+                // A oneshot that is "ready" has finished its work: its process is gone.
+                let done = config.type == .oneshot && service.phase == .ready
+                return StatusReport.Service(
+                    name: service.name, state: done ? "done" : Self.serviceState(service.phase), readiness: config.ready?.kindName ?? "none",
+                    status: service.status, uptime: done ? nil : service.since.map { now - $0 }
                 )
             }
             return group

@@ -94,6 +94,8 @@ extension DaemonLifecycle {
             groups[g].generation = generation
             positions[generation] = g
             groups[g].phase = .running
+            // A new run: its uptime counts from its first service's start.
+            groups[g].since = nil
             actions.append(.log(.info, "group \(name): \((ordering.dependencies[name] ?? []).joined(separator: ", ")) ready; starting"))
             actions.append(.startGroup(groups[g].config, generation: generation))
         }

@@ -192,6 +192,33 @@ struct ControlOrderLifecycleTests {
         #expect(driver.replies[2] == .groups([.init(group: "app", succeeded: true, message: "ready")]))
     }
 
+    @Test func aGroupStartedAgainAfterTheGroupItBindsToCountsItsUptimeAfresh() {
+        var driver = bound()
+        driver.bringUp("db", at: .seconds(1))
+        driver.bringUp("app", at: .seconds(1))
+        // db goes down: app is stopped, waits, and starts again once db is ready.
+        driver.report("db", .serviceDown("s"), at: .seconds(10))
+        driver.report("app", .serviceDown("s"), at: .seconds(10))
+        driver.report("app", .ended(.stopped(killed: [])), at: .seconds(10))
+        driver.report("db", .serviceStarting("s"), at: .seconds(11))
+        driver.report("db", .serviceReady("s"), at: .seconds(11))
+        driver.report("app", .serviceStarting("s"), at: .seconds(12))
+        let report = driver.machine.report(at: Fixture.at(.seconds(13)))
+        #expect(report.groups[1].state == "starting")
+        #expect(report.groups[1].uptime == .seconds(1))
+    }
+
+    @Test func aFinishedOneshotShowsAsDone() {
+        var group = Fixture.group("app", services: ["migrate", "api"])
+        group.services[0].type = .oneshot
+        group.services[1].after = ["migrate"]
+        var driver = DaemonDriver([group])
+        driver.bringUp("app", services: ["migrate", "api"], at: .seconds(1))
+        let services = driver.machine.report(at: Fixture.at(.seconds(2))).groups[0].services
+        #expect(services.map(\.state) == ["done", "ready"])
+        #expect(services[0].uptime == nil && services[1].uptime == .seconds(1))
+    }
+
     @Test func thePlanRestartsTheGroupsBoundToAChangedOne() {
         var driver = bound()
         driver.send(.planRequested(request: 3), at: .seconds(1))
