@@ -221,16 +221,7 @@ public final class Daemon: Sendable {
     /// The systemd unit whose cgroup runnerd runs in (`runnerd.service`, `runnerd@demo.service`),
     /// from /proc/self/cgroup; nil outside a service unit.
     private static func ownUnit() -> String? {
-        guard let file = fopen("/proc/self/cgroup", "r") else { return nil }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 4096)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard text.hasPrefix("0::") else { continue }
-            return text.dropFirst(3).split(separator: "/").last { $0.hasSuffix(".service") || $0.hasSuffix(".service\n") }
-                .map { String($0.hasSuffix("\n") ? $0.dropLast() : $0) }
-        }
-        return nil
+        CgroupFile.ownCgroupPath()?.split(separator: "/").last { $0.hasSuffix(".service") }.map(String.init)
     }
 
     /// Kills and reaps whatever is still a child of ours: processes that escaped their service's

@@ -38,10 +38,8 @@ struct Status: ParsableCommand {
     }
 }
 
-/// `start`, `stop` and `restart`: one shape, three verbs.
-struct GroupCommandOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("The groups.", valueName: "group"), completion: groupNameCompletion)
-    var groups: [String]
+/// What every command that waits for an outcome takes: how long to wait, and the output's form.
+struct OutcomeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How long to wait for the outcome (e.g. 90s).", valueName: "duration"))
     var timeout = "90s"
     @Flag(help: "Print the daemon's JSON reply.")
@@ -49,13 +47,26 @@ struct GroupCommandOptions: ParsableArguments {
     @OptionGroup var socket: ControlSocketOption
 
     func validate() throws {
-        guard !groups.isEmpty else { throw ValidationError("name at least one group") }
         guard DurationText.duration(timeout) != nil else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration; write e.g. 90s") }
     }
 
-    func run(_ command: String) throws {
+    /// The validated `--timeout`.
+    var limit: Duration { DurationText.duration(timeout) ?? .seconds(90) }
+}
+
+/// `start`, `stop` and `restart`: one shape, three verbs.
+struct GroupCommandOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The groups.", valueName: "group"), completion: groupNameCompletion)
+    var groups: [String]
+    @OptionGroup var outcome: OutcomeOptions
+
+    func validate() throws {
+        guard !groups.isEmpty else { throw ValidationError("name at least one group") }
+    }
+
+    func run(_ verb: ControlInterface.GroupVerb) throws {
         DaemonExecutors.releaseStopAndReloadSignals()
-        let code = ControlCommands.group(socket.target, command: command, groups: groups, timeout: DurationText.duration(timeout) ?? .seconds(90), json: json)
+        let code = ControlCommands.group(outcome.socket.target, verb, groups: groups, timeout: outcome.limit, json: outcome.json)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -66,7 +77,7 @@ struct Start: ParsableCommand {
         abstract: "Start groups stopped with `runnerd stop` (or that ended), and wait until they are ready."
     )
     @OptionGroup var options: GroupCommandOptions
-    func run() throws { try options.run("start") }
+    func run() throws { try options.run(.start) }
 }
 
 struct Stop: ParsableCommand {
@@ -76,7 +87,7 @@ struct Stop: ParsableCommand {
         discussion: "A group stopped this way stays stopped, across reloads, until `runnerd start` or a restart of the daemon. A required group stopped this way does not stop the daemon."
     )
     @OptionGroup var options: GroupCommandOptions
-    func run() throws { try options.run("stop") }
+    func run() throws { try options.run(.stop) }
 }
 
 struct Restart: ParsableCommand {
@@ -85,7 +96,7 @@ struct Restart: ParsableCommand {
         abstract: "Restart whole groups (a group is all-or-nothing) and wait until they are ready again."
     )
     @OptionGroup var options: GroupCommandOptions
-    func run() throws { try options.run("restart") }
+    func run() throws { try options.run(.restart) }
 }
 
 struct Reload: ParsableCommand {
@@ -97,19 +108,11 @@ struct Reload: ParsableCommand {
 
     @Flag(help: "Print what a reload would start, stop, restart or keep, and why; change nothing.")
     var dryRun = false
-    @Option(help: ArgumentHelp("How long to wait for the outcome (e.g. 90s).", valueName: "duration"))
-    var timeout = "90s"
-    @Flag(help: "Print the daemon's JSON reply.")
-    var json = false
-    @OptionGroup var socket: ControlSocketOption
-
-    func validate() throws {
-        guard DurationText.duration(timeout) != nil else { throw ValidationError("--timeout: \"\(timeout)\" is not a duration; write e.g. 90s") }
-    }
+    @OptionGroup var outcome: OutcomeOptions
 
     func run() throws {
         DaemonExecutors.releaseStopAndReloadSignals()
-        let code = ControlCommands.reload(socket.target, dryRun: dryRun, timeout: DurationText.duration(timeout) ?? .seconds(90), json: json)
+        let code = ControlCommands.reload(outcome.socket.target, dryRun: dryRun, timeout: outcome.limit, json: outcome.json)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -29,6 +29,12 @@ enum CgroupFile {
         return written == bytes.count ? nil : (written < 0 ? errno : EIO)
     }
 
+    /// This process's cgroup in the v2 hierarchy (`/system.slice/runnerd.service`), from the `0::`
+    /// line of /proc/self/cgroup; nil without one.
+    static func ownCgroupPath() -> String? {
+        read("/proc/self/cgroup")?.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+    }
+
     /// The value of `key` in a flat-keyed file such as `cgroup.events`, `memory.events` or
     /// `cpu.stat` (`key value` lines).
     static func value(_ key: String, in text: String) -> UInt64? {

@@ -47,10 +47,9 @@ public final class CgroupTree: Sendable {
         guard let mount = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"].first(where: isCgroup2) else {
             return .unavailable(reason: "no cgroup v2 hierarchy at /sys/fs/cgroup")
         }
-        guard let own = CgroupFile.read("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) else {
+        guard var cgroupPath = CgroupFile.ownCgroupPath() else {
             return .unavailable(reason: "no cgroup v2 entry in /proc/self/cgroup")
         }
-        var cgroupPath = String(own.dropFirst(3))
         // Already in our leaf (an earlier adopt() of this process): the tree is its parent.
         if cgroupPath.hasSuffix("/" + CgroupLayout.supervisorLeaf) {
             cgroupPath = String(cgroupPath.dropLast(CgroupLayout.supervisorLeaf.count + 1))

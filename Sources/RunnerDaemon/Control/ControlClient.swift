@@ -45,7 +45,7 @@ package final class ControlClient {
         for path in paths {
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw .badReply("cannot create a socket: errno \(errno)") }
-            let connected = ControlSocketPath.withAddress(path) { connect(fd, $0, $1) } ?? -1
+            let connected = UnixSocketAddress.with(path) { connect(fd, $0, $1) } ?? -1
             if connected == 0 {
                 self.fd = fd
                 self.path = path
@@ -143,7 +143,7 @@ package final class ControlClient {
             let left = deadline - .now
             guard left > .zero else { throw .timedOut(timeout) }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(Int64(Int32.max), max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            let milliseconds = Int32(min(Double(Int32.max), (left / .milliseconds(1)).rounded(.up)))
             let ready = poll(&poller, 1, milliseconds)
             if ready < 0 && errno != EINTR { throw .badReply("poll failed: errno \(errno)") }
             guard ready > 0 else { continue }

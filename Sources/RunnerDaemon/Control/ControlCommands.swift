@@ -70,11 +70,10 @@ package enum ControlCommands {
 
     // MARK: - start, stop, restart
 
-    package static func group(_ target: Target, command: String, groups: [String], timeout: Duration, json: Bool) -> Int32 {
+    package static func group(_ target: Target, _ verb: ControlInterface.GroupVerb, groups: [String], timeout: Duration, json: Bool) -> Int32 {
         run { () throws(ControlClientError) -> Int32 in
             let client = try ControlClient(paths: target.paths)
-            let method = "\(ControlInterface.name).\(command.prefix(1).uppercased() + command.dropFirst())"
-            let reply = try client.call(VarlinkCall(method: method, parameters: .object([("groups", .array(groups.map { .string($0) }))])), timeout: timeout)
+            let reply = try client.call(VarlinkCall(method: verb.method, parameters: .object([("groups", .array(groups.map { .string($0) }))])), timeout: timeout)
             if json { print(reply.text) }
             var code: Int32 = 0
             for outcome in reply["groups"]?.arrayValue ?? [] {

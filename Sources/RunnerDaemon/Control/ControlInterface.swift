@@ -95,10 +95,15 @@ package enum ControlInterface {
         """
 
     /// What a client may do to whole groups.
-    package enum GroupVerb: String, Sendable, Equatable {
+    package enum GroupVerb: String, Sendable, Equatable, CaseIterable {
         case start
         case stop
         case restart
+
+        /// The interface's method for it: `io.runnerd.Manager.Restart`.
+        package var method: String {
+            "\(ControlInterface.name).\(rawValue.prefix(1).uppercased())\(rawValue.dropFirst())"
+        }
     }
 
     /// What a call asks for, once decoded and checked.
@@ -119,6 +124,13 @@ package enum ControlInterface {
     /// Decodes `call` into a request, or the error reply it gets instead.
     package static func request(for call: VarlinkCall) -> Decoding {
         let parameters = call.parameters
+        if let verb = GroupVerb.allCases.first(where: { $0.method == call.method }) {
+            switch optionalNames(parameters) {
+            case .success(let groups) where !groups.isEmpty: return .request(.group(verb, groups))
+            case .success: return .error(InvalidGroups().reply)
+            case .failure(let problem): return .error(problem.reply)
+            }
+        }
         switch call.method {
         case "\(service).GetInfo":
             return .request(.getInfo)
@@ -133,13 +145,6 @@ package enum ControlInterface {
         case "\(name).Status":
             switch optionalNames(parameters) {
             case .success(let groups): return .request(.status(groups: groups, watch: call.more))
-            case .failure(let problem): return .error(problem.reply)
-            }
-        case "\(name).Start", "\(name).Stop", "\(name).Restart":
-            let kind: GroupVerb = call.method.hasSuffix(".Start") ? .start : call.method.hasSuffix(".Stop") ? .stop : .restart
-            switch optionalNames(parameters) {
-            case .success(let groups) where !groups.isEmpty: return .request(.group(kind, groups))
-            case .success: return .error(InvalidGroups().reply)
             case .failure(let problem): return .error(problem.reply)
             }
         case "\(name).Reload":

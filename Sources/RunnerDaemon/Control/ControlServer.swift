@@ -91,10 +91,10 @@ final class ControlServer: @unchecked Sendable {
         guard fd >= 0 else { throw OpenError(description: "cannot create a socket: \(Self.reason(errno))") }
         let temporary = "\(directory.isEmpty ? "." : directory)/.control-\(getpid()).tmp"
         unlink(temporary)
-        guard ControlSocketPath.withAddress(temporary, { bind(fd, $0, $1) }) == 0 else {
+        guard UnixSocketAddress.with(temporary, { bind(fd, $0, $1) }) == 0 else {
             let code = errno
             Glibc.close(fd)
-            throw OpenError(description: "cannot bind \(path): \(ControlSocketPath.withAddress(temporary, { _, _ in 0 }) == nil ? "the path is longer than 107 bytes" : Self.reason(code))")
+            throw OpenError(description: "cannot bind \(path): \(UnixSocketAddress.fits(temporary) ? Self.reason(code) : "the path is longer than \(UnixSocketAddress.maximumPathLength) bytes")")
         }
         if let controlGroup { chown(temporary, uid_t.max, controlGroup) }
         chmod(temporary, controlGroup == nil ? 0o600 : 0o660)
@@ -314,7 +314,7 @@ final class ControlServer: @unchecked Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { Glibc.close(fd) }
-        return ControlSocketPath.withAddress(path, { connect(fd, $0, $1) }) == 0
+        return UnixSocketAddress.with(path, { connect(fd, $0, $1) }) == 0
     }
 
     private static func reason(_ code: Int32) -> String {

@@ -26,18 +26,4 @@ package enum ControlSocketPath {
     package static func forDaemon(explicit: String?, environment: [String: String]) -> String {
         candidates(explicit: explicit, environment: environment, isRoot: geteuid() == 0)[0]
     }
-
-    /// Fills a `sockaddr_un` with `path` and calls `body` with it and its length; nil when the
-    /// path does not fit (107 bytes).
-    static func withAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
-        let bytes = Array(path.utf8)
-        var storage = sockaddr_un()
-        guard bytes.count < MemoryLayout.size(ofValue: storage.sun_path) else { return nil }
-        storage.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &storage.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1)
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
-        }
-    }
 }

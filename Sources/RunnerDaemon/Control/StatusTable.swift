@@ -119,16 +119,8 @@ package struct StatusTable {
         return format(.milliseconds(milliseconds))
     }
 
-    /// Whole seconds (`3m12s`), or milliseconds under a second.
+    /// Whole seconds (`3m12s`), or milliseconds under a second, as the status line says them.
     static func format(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        guard seconds > 0 else { return DurationText.format(.milliseconds(attoseconds / 1_000_000_000_000_000)) }
-        var left = seconds
-        var text = ""
-        if left >= 86400 { text += "\(left / 86400)d"; left %= 86400 }
-        if left >= 3600 { text += "\(left / 3600)h"; left %= 3600 }
-        if left >= 60 { text += "\(left / 60)m"; left %= 60 }
-        if left > 0 || text.isEmpty { text += "\(left)s" }
-        return text
+        DurationText.format(DaemonLifecycle.rounded(duration))
     }
 }

@@ -54,10 +54,6 @@ final class NotifyRelay: Sendable {
     private let logInterval: Duration
     private let state = Mutex(State())
 
-    /// The longest path a `sockaddr_un` holds with its terminating NUL.
-    static let maximumPathLength = 107
-    /// The longest abstract address, written with its leading `@` (which becomes the NUL).
-    static let maximumAbstractLength = 108
 
     /// A relay serving its sockets on `loop`; nothing is created until the first ``open``.
     ///
@@ -202,32 +198,15 @@ final class NotifyRelay: Sendable {
                     || scalar == "-" || scalar == "_" || scalar == "." ? scalar : "."
             }))
             let readable = "\(base)/\(name).\(number)"
-            return readable.utf8.count <= maximumPathLength ? readable : "\(base)/\(number)"
+            return UnixSocketAddress.fits(readable) ? readable : "\(base)/\(number)"
         case .abstract:
             let readable = "@runnerd/\(getpid())/\(service)/\(number)"
-            return readable.utf8.count <= maximumAbstractLength ? readable : "@runnerd/\(getpid())/\(number)"
+            return UnixSocketAddress.fits(readable) ? readable : "@runnerd/\(getpid())/\(number)"
         }
     }
 
     private static func bind(_ fd: Int32, to address: String) throws(NotifyRelayError) {
-        let bytes = Array(address.utf8)
-        let abstract = address.hasPrefix("@")
-        guard bytes.count <= (abstract ? maximumAbstractLength : maximumPathLength) else {
-            throw .addressTooLong(address)
-        }
-        var storage = sockaddr_un()
-        storage.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &storage.sun_path) { path in
-            path.copyBytes(from: bytes)
-            // An abstract name starts with a NUL and is exactly as long as the address says; a
-            // path ends with the NUL that sockaddr_un() already holds.
-            if abstract { path[0] = 0 }
-        }
-        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
-        let length = socklen_t(pathOffset + bytes.count + (abstract ? 0 : 1))
-        let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
-        }
+        guard let bound = UnixSocketAddress.with(address, { Glibc.bind(fd, $0, $1) }) else { throw .addressTooLong(address) }
         guard bound == 0 else { throw .bind(address: address, errno: errno) }
     }
 
