@@ -56,11 +56,6 @@ package enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    package var objectValue: [(String, JSONValue)]? {
-        if case .object(let value) = self { return value }
-        return nil
-    }
-
     /// The number, if it is a whole number that fits an `Int`.
     package var intValue: Int? {
         guard case .number(let value) = self, value.rounded() == value, abs(value) < 9.0e15 else { return nil }

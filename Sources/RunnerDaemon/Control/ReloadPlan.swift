@@ -74,10 +74,6 @@ package struct ReloadPlan: Sendable, Equatable {
         self.steps = steps
     }
 
-    package func groups(_ action: Action) -> [String] {
-        steps.filter { $0.action == action }.map(\.group)
-    }
-
     /// The config keys that differ, as the file spells them: `restart-delay`, `services.api.command`,
     /// `services.worker (added)`.
     static func changes(from old: GroupConfig, to new: GroupConfig) -> [String] {

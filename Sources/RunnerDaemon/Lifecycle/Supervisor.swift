@@ -103,21 +103,17 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
             case .killEverything:
                 for group in groups.values { perform(group.machine.handle(.killRequested), in: group) }
             case .loadConfig:
-                let load = dependencies.loadConfig
-                Task { [self] in
-                    let event: DaemonLifecycle.Event
-                    switch load() {
-                    case .success(let config): event = .configLoaded(config)
-                    case .failure(let errors): event = .configInvalid(Self.summary(errors), details: "\(errors)")
+                loadConfig { result in
+                    switch result {
+                    case .success(let config): .configLoaded(config)
+                    case .failure(let errors): .configInvalid(Self.summary(errors), details: "\(errors)")
                     }
-                    post(event)
                 }
             case .loadPlanConfig(let request):
-                let load = dependencies.loadConfig
-                Task { [self] in
-                    switch load() {
-                    case .success(let config): post(.planConfigLoaded(request: request, config))
-                    case .failure(let errors): post(.planConfigInvalid(request: request, details: "\(errors)"))
+                loadConfig { result in
+                    switch result {
+                    case .success(let config): .planConfigLoaded(request: request, config)
+                    case .failure(let errors): .planConfigInvalid(request: request, details: "\(errors)")
                     }
                 }
             case .reply(let request, let reply):
@@ -136,6 +132,12 @@ final class Supervisor: ControlHandler, @unchecked Sendable {
                 onExit = nil
             }
         }
+    }
+
+    /// Reads the config file off the loop and posts the event `outcome` makes of it.
+    private func loadConfig(_ outcome: @escaping @Sendable (Result<DaemonConfig, ConfigErrors>) -> DaemonLifecycle.Event) {
+        let load = dependencies.loadConfig
+        Task { [self] in post(outcome(load())) }
     }
 
     /// The first error of a reload's invalid config, for the status line, and how many more.
